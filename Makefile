@@ -1,0 +1,38 @@
+# The front door: `make demo` and `make test` set up .venv (idempotently) and run.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.egodistill-installed
+DEMO_OUT ?= demo_out
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint format bench clean
+
+setup: $(STAMP)
+
+# Re-installs only when the project's dependency declarations change.
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@touch $@
+
+demo: setup
+	$(BIN)/egodistill demo --out $(DEMO_OUT)
+
+test: setup
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: setup
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -1,0 +1,52 @@
+"""The ``egodistill`` command.
+
+Each subcommand lives in the module that owns its concern and exposes ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them together, so adding a
+subcommand never touches another one's code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from egodistill.config import ConfigError
+
+SUBCOMMANDS: dict[str, str] = {
+    "synth": "egodistill.synthetic.cli",
+    "index": "egodistill.datasets.cli",
+    "demo": "egodistill.demo",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="egodistill", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in SUBCOMMANDS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args._run(args) or 0)
+    except ConfigError as e:
+        print(f"egodistill {args.command}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Typed configs shared by the CLI and the jobs.
+
+Every job config is a pydantic model that forbids unknown keys, so a typo in a YAML file or a
+``--set`` override fails loudly with the offending key named, instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+C = TypeVar("C", bound="StrictConfig")
+
+
+class ConfigError(ValueError):
+    """A config file or override is wrong; the message names the source and the field."""
+
+
+class StrictConfig(BaseModel):
+    """Base for all configs: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid config ({source}):"]
+    for e in err.errors():
+        where = ".".join(str(p) for p in e["loc"]) or "<root>"
+        lines.append(f"  {where}: {e['msg']} (got {e.get('input')!r})")
+    return "\n".join(lines)
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b=value``; the value is read as YAML so numbers, bools and lists work."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key=value (e.g. train.lr=1e-4)")
+    key, raw = text.split("=", 1)
+    if not key:
+        raise ConfigError(f"override {text!r} has an empty key")
+    return key.split("."), yaml.safe_load(raw) if raw != "" else ""
+
+
+def _apply(data: dict[str, Any], path: list[str], value: Any) -> None:
+    node = data
+    for part in path[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override path {'.'.join(path)!r} goes through a non-mapping value")
+    node[path[-1]] = value
+
+
+def load_config(
+    cls: type[C],
+    path: str | Path | None = None,
+    overrides: list[str] | None = None,
+    **values: Any,
+) -> C:
+    """Build ``cls`` from an optional YAML/JSON file, keyword values and ``key=value`` overrides.
+
+    Later sources win: file < keyword values < overrides.
+    """
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file not found: {p}")
+        text = p.read_text()
+        try:
+            loaded = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        except (yaml.YAMLError, json.JSONDecodeError) as e:
+            raise ConfigError(f"config file {p} is not valid YAML/JSON: {e}") from e
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {p} must hold a mapping at the top level")
+        data.update(loaded)
+        source = str(p)
+    data.update({k: v for k, v in values.items() if v is not None})
+    for text in overrides or []:
+        key, value = parse_override(text)
+        _apply(data, key, value)
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation_error(e, source)) from None
+
+
+def dump_config(cfg: StrictConfig) -> str:
+    """YAML text of a config, for logging and for re-running a job exactly."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

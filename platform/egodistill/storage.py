@@ -1,0 +1,72 @@
+"""Filesystem helpers: local paths or any pyarrow filesystem URI, with atomic writes.
+
+A job that crashes must never leave a file that a later run reads as complete, so every writer
+goes through :func:`atomic_write_table` / :func:`atomic_output`: write to a temporary name in the
+same directory, then rename.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
+
+
+def resolve(uri: str | os.PathLike[str]) -> tuple[pafs.FileSystem, str]:
+    """Split a local path or URI (``s3://``, ``gs://``, ``file://``) into (filesystem, path)."""
+    text = os.fspath(uri)
+    if "://" not in text:
+        return pafs.LocalFileSystem(), str(Path(text).absolute())
+    fs, path = pafs.FileSystem.from_uri(text)
+    return fs, path
+
+
+def exists(uri: str | os.PathLike[str]) -> bool:
+    fs, path = resolve(uri)
+    return fs.get_file_info(path).type != pafs.FileType.NotFound
+
+
+def _tmp_name(path: str) -> str:
+    parent, _, name = path.rpartition("/")
+    return f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:8]}" if parent else f".{name}.tmp-{uuid.uuid4().hex[:8]}"
+
+
+@contextlib.contextmanager
+def atomic_output(uri: str | os.PathLike[str]) -> Iterator[BinaryIO]:
+    """Open ``uri`` for writing; the file appears under its name only if the block succeeds."""
+    fs, path = resolve(uri)
+    parent = path.rpartition("/")[0]
+    if parent:
+        fs.create_dir(parent, recursive=True)
+    tmp = _tmp_name(path)
+    try:
+        with fs.open_output_stream(tmp) as out:
+            yield out
+        fs.move(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError, FileNotFoundError):
+            fs.delete_file(tmp)
+        raise
+
+
+def atomic_write_bytes(uri: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_output(uri) as out:
+        out.write(data)
+
+
+def atomic_write_table(table: pa.Table, uri: str | os.PathLike[str], **parquet_kwargs: object) -> None:
+    """Write a Parquet file atomically."""
+    with atomic_output(uri) as out:
+        pq.write_table(table, out, **parquet_kwargs)
+
+
+def read_table(uri: str | os.PathLike[str], columns: list[str] | None = None) -> pa.Table:
+    fs, path = resolve(uri)
+    return pq.read_table(path, filesystem=fs, columns=columns)
