@@ -37,3 +37,25 @@ def ray_session(tmp_path_factory: pytest.TempPathFactory):
         )
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def ego4d_dataset(tmp_path_factory):
+    """(root, config, summary) of the tiny Ego4D-layout synthetic dataset (see tests/synthdata.py)."""
+    from egodistill.synthetic import generate
+    from synthdata import tiny_config
+
+    root = tmp_path_factory.mktemp("synth_ego4d")
+    cfg = tiny_config("ego4d", root)
+    return root, cfg, generate(cfg)
+
+
+@pytest.fixture(scope="session")
+def epic_dataset(tmp_path_factory):
+    """(root, config, summary) of the tiny EPIC-layout synthetic dataset (see tests/synthdata.py)."""
+    from egodistill.synthetic import generate
+    from synthdata import tiny_config
+
+    root = tmp_path_factory.mktemp("synth_epic")
+    cfg = tiny_config("epic", root)
+    return root, cfg, generate(cfg)

@@ -1,0 +1,1 @@
+"""Evaluation: efficiency measurements (GMACs, parameters, CPU latency) and, later, metrics and reports."""
