@@ -18,12 +18,16 @@ from egodistill.config import ConfigError
 SUBCOMMANDS: dict[str, str] = {
     "synth": "egodistill.synthetic.cli",
     "index": "egodistill.datasets.cli",
+    "ingest": "egodistill.ingest.cli",
     "demo": "egodistill.demo",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="egodistill", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="egodistill",
+        description="egodistill: distil heavy egocentric video models into fast frame + IMU students, on Ray.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in SUBCOMMANDS.items():

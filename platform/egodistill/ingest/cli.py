@@ -1,0 +1,92 @@
+"""``egodistill ingest``: decode a clip manifest's videos into the Parquet clips dataset (Ray Data).
+
+Stable interface: ``egodistill ingest --manifest PATH --out DIR``. Everything else has defaults
+(seed 000: 4 frames + first/last, 224x224) and can come from ``--config FILE`` and ``--set KEY=VALUE``
+(e.g. ``--set frames.span=segment``); the flags below are shortcuts for the common ones.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "decode the manifest's videos into Parquet clip rows (sparse JPEG frames + IMU window) with Ray Data"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", help="clip manifest (Parquet, from `egodistill index`)")
+    parser.add_argument("--out", help="output root, local path or URI (<out>/<dataset>/split=<split>/...)")
+    parser.add_argument("--config", help="YAML/JSON file with IngestConfig values")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override, e.g. frames.count=2",
+    )
+    parser.add_argument(
+        "--frames", type=int, help="N uniformly sampled frames per clip (frames.count, default 4)"
+    )
+    parser.add_argument(
+        "--size", type=int, help="resize the short side to SIZE and centre-crop SIZExSIZE (default 224)"
+    )
+    parser.add_argument(
+        "--jpeg-quality", type=int, help="JPEG quality 1-100 (frames.jpeg_quality, default 90)"
+    )
+    parser.add_argument(
+        "--span", choices=("window", "segment"), help="sample in the model window or the labelled segment"
+    )
+    parser.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (ignored with RAY_ADDRESS)")
+    parser.add_argument("--cpus-per-task", type=float, help="CPUs reserved per video task (default 1)")
+    parser.add_argument("--concurrency", type=int, help="most video tasks at once (default: CPU bound)")
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no Ray Data progress bars (log lines only)"
+    )
+
+
+def _flag_overrides(args: argparse.Namespace) -> list[str]:
+    pairs = [
+        ("frames.count", args.frames),
+        ("frames.short_side", args.size),
+        ("frames.crop_size", args.size),
+        ("frames.jpeg_quality", args.jpeg_quality),
+        ("frames.span", args.span),
+        ("resources.local_num_cpus", args.num_cpus),
+        ("resources.num_cpus_per_task", args.cpus_per_task),
+        ("resources.concurrency", args.concurrency),
+        ("resources.progress_bars", False if args.no_progress else None),
+    ]
+    return [f"{k}={v}" for k, v in pairs if v is not None]
+
+
+def load_ingest_config(args: argparse.Namespace):  # -> IngestConfig (import kept lazy)
+    """The typed config from --config, the shortcut flags and --set (later wins)."""
+    from egodistill.config import load_config
+    from egodistill.ingest.config import IngestConfig
+
+    cfg = load_config(
+        IngestConfig,
+        args.config,
+        _flag_overrides(args) + list(args.overrides),
+        manifest=args.manifest,
+        out=args.out,
+    )
+    cfg.require_paths()
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from egodistill.ingest.pipeline import ensure_ray, run_ingest
+    from egodistill.ingest.store import IngestOutputError
+
+    cfg = load_ingest_config(args)
+    ensure_ray(cfg.resources.local_num_cpus)
+    try:
+        summary = run_ingest(cfg)
+    except (FileNotFoundError, IngestOutputError) as e:
+        print(f"egodistill ingest: error: {e}", file=sys.stderr)
+        return 1
+    for line in summary.lines():
+        print(line)
+    return 0 if summary.ok else 1
