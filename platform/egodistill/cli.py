@@ -19,6 +19,8 @@ SUBCOMMANDS: dict[str, str] = {
     "synth": "egodistill.synthetic.cli",
     "index": "egodistill.datasets.cli",
     "ingest": "egodistill.ingest.cli",
+    "teacher": "egodistill.training.teacher_cli",
+    "features": "egodistill.features.cli",
     "demo": "egodistill.demo",
 }
 

@@ -1,0 +1,74 @@
+"""``egodistill features``: run a trained teacher over every clip row and write its sidecar table.
+
+    egodistill features --clips workspace/clips --teacher-dir workspace/checkpoints/teachers/ego4d/tiny3d \
+        --workspace workspace
+
+Config sources, later wins: ``--config FILE`` < the flags < ``--set KEY=VALUE``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "run a teacher over the dense clip of every clips-dataset row (Ray Data actor pool) -> sidecar Parquet"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    p = parser
+    p.add_argument("--clips", help="clips dataset root (from `egodistill ingest`)")
+    p.add_argument(
+        "--teacher-dir", help="trained teacher (from `egodistill teacher`: checkpoints/teachers/...)"
+    )
+    p.add_argument("--workspace", help="workspace; features go to <workspace>/features (default ./workspace)")
+    p.add_argument("--out", help="features root instead of <workspace>/features (path or URI)")
+    p.add_argument("--dataset", help="only this dataset (ego4d or epic)")
+    p.add_argument("--model-name", help="folder name of the sidecar (default: the teacher's name)")
+    p.add_argument("--batch-size", type=int, help="clips per forward pass (default 32)")
+    p.add_argument("--actors", type=int, help="model replicas (default: one per GPU, else 1)")
+    p.add_argument("--config", help="YAML/JSON file with FeaturesConfig values")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (ignored with RAY_ADDRESS)")
+    p.add_argument("--progress", action="store_true", help="Ray Data progress bars")
+
+
+def load_features_config(args: argparse.Namespace):  # -> FeaturesConfig (imports kept lazy)
+    from egodistill.config import load_config
+    from egodistill.features.config import FeaturesConfig
+
+    flags = [
+        ("batch_size", args.batch_size),
+        ("actors", args.actors),
+        ("local_num_cpus", args.num_cpus),
+        ("progress_bars", True if args.progress else None),
+    ]
+    cfg = load_config(
+        FeaturesConfig,
+        args.config,
+        [f"{k}={v}" for k, v in flags if v is not None] + list(args.overrides),
+        clips=args.clips,
+        teacher_dir=args.teacher_dir,
+        workspace=args.workspace,
+        out=args.out,
+        dataset=args.dataset,
+        model_name=args.model_name,
+    )
+    cfg.require()
+    return cfg
+
+
+def run(args: argparse.Namespace) -> int:
+    from egodistill.features.pipeline import run_features
+    from egodistill.features.store import FeaturesOutputError
+    from egodistill.ingest.pipeline import ensure_ray
+
+    cfg = load_features_config(args)
+    ensure_ray(cfg.local_num_cpus)
+    try:
+        summary = run_features(cfg)
+    except (FileNotFoundError, FeaturesOutputError) as e:
+        print(f"egodistill features: error: {e}", file=sys.stderr)
+        return 1
+    for line in summary.lines():
+        print(line)
+    return 0 if summary.ok else 1

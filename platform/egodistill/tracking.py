@@ -1,0 +1,362 @@
+"""MLflow wiring shared by every job: where runs go, what they record, and who may write.
+
+Design
+------
+*The driver owns the run.* A job opens its MLflow run on the driver (:func:`start_run` or the
+:func:`tracked_run` context manager), logs the flattened config as params, and hands a small
+picklable :class:`RunRef` (tracking URI + run id) to its Ray Train workers in the loop config.
+Rank 0 logs per-epoch metrics into *that* run with :func:`log_metrics` (other ranks are no-ops), and
+after ``trainer.fit()`` the driver logs the final metrics and artifacts (checkpoint, tables, plots)
+and closes the run.
+
+Why not ``ray.air.integrations.mlflow.setup_mlflow`` inside the workers: it starts a *new* run each
+time it is called, so when Ray Train restarts the worker group after a failure (``FailureConfig``)
+the resumed epochs would land in a second run; and it has no notion of the driver-side artifacts a
+job logs after training. Logging by run id through :class:`mlflow.tracking.MlflowClient` keeps one
+run per job across restarts, never touches MLflow's process-global "active run" (so concurrent runs
+in one process, e.g. Tune trials, cannot cross), and works the same on the driver and in a worker.
+For Ray Tune sweeps, :func:`start_run` with ``parent=`` creates nested runs (one per trial) under a
+parent run (the ``mlflow.parentRunId`` tag MLflow's UI uses); ``MLflowLoggerCallback`` from
+``ray.air.integrations.mlflow`` remains an option for metric-only trials.
+
+Store: by default ``sqlite:///<absolute workspace>/mlflow.db`` with artifacts under
+``<workspace>/mlartifacts`` (MLflow's plain ``./mlruns`` file store raises in MLflow 3, and a
+relative artifact root would follow the current directory). SQLite serialises writers: fine for one
+job and its rank-0 worker on one machine; on a multi-node cluster or with many concurrent Tune
+trials, point ``tracking_uri`` at an ``mlflow server``.
+
+Every function accepts ``ref=None`` (tracking disabled) and then does nothing, so callers need no
+``if tracking:`` branches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+
+from egodistill.config import StrictConfig
+
+log = logging.getLogger(__name__)
+
+#: MLflow limits a param value to 6000 characters (``MAX_PARAM_VAL_LENGTH``); longer ones are cut.
+MAX_PARAM_LENGTH = 6000
+#: Params and metrics are sent in batches of at most this many (MLflow's log_batch limits).
+_BATCH = 100
+PARENT_TAG = "mlflow.parentRunId"
+
+
+class TrackingConfig(StrictConfig):
+    """Where a job's MLflow run goes. Defaults: a SQLite store in the workspace, one experiment per job."""
+
+    enabled: bool = True
+    tracking_uri: str | None = Field(
+        None, description="None: sqlite:///<absolute workspace>/mlflow.db; or an MLflow server URI"
+    )
+    experiment: str | None = Field(None, description='None: "egodistill-<job>" (e.g. egodistill-teacher)')
+    artifact_location: str | None = Field(
+        None,
+        description="artifact root for a new experiment; None: <workspace>/mlartifacts (ignored for "
+        "an existing experiment, and for a server URI that manages its own artifacts)",
+    )
+    run_name: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A handle on one MLflow run that can be pickled into Ray workers."""
+
+    tracking_uri: str
+    experiment_id: str
+    run_id: str
+
+    def client(self):
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri)
+
+
+# ----------------------------------------------------------------------------------------------
+# where
+
+
+def default_tracking_uri(workspace: str | os.PathLike[str]) -> str:
+    """``sqlite:///<absolute path>/mlflow.db`` (four slashes before an absolute path on POSIX)."""
+    path = Path(workspace).expanduser().absolute() / "mlflow.db"
+    return f"sqlite:///{path}"
+
+
+def resolve_tracking_uri(cfg: TrackingConfig, workspace: str | os.PathLike[str]) -> str:
+    """The config's URI, or the workspace's SQLite store (its folder is created)."""
+    if cfg.tracking_uri:
+        return cfg.tracking_uri
+    Path(workspace).expanduser().absolute().mkdir(parents=True, exist_ok=True)
+    return default_tracking_uri(workspace)
+
+
+def _artifact_location(cfg: TrackingConfig, workspace: str | os.PathLike[str], uri: str) -> str | None:
+    if cfg.artifact_location:
+        return cfg.artifact_location
+    if uri.startswith(("http://", "https://", "databricks")):
+        return None  # the server decides (its --default-artifact-root / proxied artifacts)
+    return (Path(workspace).expanduser().absolute() / "mlartifacts").as_uri()
+
+
+def experiment_id(client, name: str, artifact_location: str | None) -> str:
+    """Id of experiment ``name``, created (with ``artifact_location``) when missing."""
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        if exp.lifecycle_stage == "deleted":
+            client.restore_experiment(exp.experiment_id)
+        return exp.experiment_id
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location)
+    except Exception:  # created concurrently by another process (e.g. a parallel Tune trial)
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            raise
+        return exp.experiment_id
+
+
+# ----------------------------------------------------------------------------------------------
+# params
+
+
+def flatten(obj: Any, prefix: str = "", sep: str = ".") -> dict[str, str]:
+    """Flatten a config (pydantic model, dataclass, mapping, list) into ``{"a.b.c": "value"}``.
+
+    Lists of scalars stay one value (``[1, 2]``); lists of mappings are indexed (``a.0.b``).
+    Values are strings, cut to MLflow's 6000-character limit.
+    """
+    if hasattr(obj, "model_dump"):
+        obj = obj.model_dump(mode="json")
+    elif hasattr(obj, "__dataclass_fields__"):
+        from dataclasses import asdict
+
+        obj = asdict(obj)
+    out: dict[str, str] = {}
+    if isinstance(obj, Mapping):
+        if not obj and prefix:
+            out[prefix] = "{}"
+        for k, v in obj.items():
+            out.update(flatten(v, f"{prefix}{sep}{k}" if prefix else str(k), sep))
+        return out
+    if isinstance(obj, list | tuple) and any(isinstance(v, Mapping) for v in obj):
+        for i, v in enumerate(obj):
+            out.update(flatten(v, f"{prefix}{sep}{i}" if prefix else str(i), sep))
+        return out
+    text = json.dumps(obj, default=str) if isinstance(obj, list | tuple) else str(obj)
+    out[prefix or "value"] = text[:MAX_PARAM_LENGTH]
+    return out
+
+
+def _numeric(metrics: Mapping[str, Any]) -> dict[str, float]:
+    """Keep finite numbers (bools as 0/1); MLflow metrics are floats."""
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, int | float) and math.isfinite(float(v)):  # bools too (0/1)
+            out[k] = float(v)
+        elif hasattr(v, "item") and getattr(v, "size", 1) == 1:  # numpy / torch scalars
+            f = float(v.item())
+            if math.isfinite(f):
+                out[k] = f
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# runs
+
+
+def start_run(
+    cfg: TrackingConfig,
+    *,
+    workspace: str | os.PathLike[str],
+    job: str,
+    params: Any = None,
+    parent: RunRef | None = None,
+    run_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> RunRef | None:
+    """Create a run in experiment ``cfg.experiment`` (default ``egodistill-<job>``) and log ``params``.
+
+    With ``parent`` the run is nested under it (same experiment as the parent). Returns None when
+    tracking is disabled. The run stays RUNNING until :func:`end_run`.
+    """
+    if not cfg.enabled:
+        return None
+    from mlflow.tracking import MlflowClient
+
+    if parent is not None:
+        uri, exp_id = parent.tracking_uri, parent.experiment_id
+        client = MlflowClient(tracking_uri=uri)
+    else:
+        uri = resolve_tracking_uri(cfg, workspace)
+        client = MlflowClient(tracking_uri=uri)
+        exp_id = experiment_id(
+            client, cfg.experiment or f"egodistill-{job}", _artifact_location(cfg, workspace, uri)
+        )
+    all_tags = {"egodistill.job": job, **cfg.tags, **(tags or {})}
+    if parent is not None:
+        all_tags[PARENT_TAG] = parent.run_id
+    run = client.create_run(exp_id, run_name=run_name or cfg.run_name or job, tags=all_tags)
+    ref = RunRef(tracking_uri=uri, experiment_id=exp_id, run_id=run.info.run_id)
+    if params is not None:
+        log_params(ref, params)
+    log.info("mlflow: run %s in experiment %s (%s)", ref.run_id, exp_id, uri)
+    return ref
+
+
+def end_run(ref: RunRef | None, status: str = "FINISHED") -> None:
+    """Mark the run FINISHED (or FAILED / KILLED)."""
+    if ref is not None:
+        ref.client().set_terminated(ref.run_id, status=status)
+
+
+@contextlib.contextmanager
+def tracked_run(
+    cfg: TrackingConfig,
+    *,
+    workspace: str | os.PathLike[str],
+    job: str,
+    params: Any = None,
+    parent: RunRef | None = None,
+    run_name: str | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> Iterator[RunRef | None]:
+    """:func:`start_run` ... :func:`end_run`; the run ends FAILED (or KILLED on Ctrl-C) if the block raises."""
+    ref = start_run(
+        cfg, workspace=workspace, job=job, params=params, parent=parent, run_name=run_name, tags=tags
+    )
+    try:
+        yield ref
+    except KeyboardInterrupt:
+        end_run(ref, "KILLED")
+        raise
+    except BaseException:
+        end_run(ref, "FAILED")
+        raise
+    end_run(ref, "FINISHED")
+
+
+# ----------------------------------------------------------------------------------------------
+# logging
+
+
+def is_rank_zero() -> bool:
+    """True on the driver, in a Tune trial, and on rank 0 of a Ray Train worker group."""
+    try:
+        import ray.train
+
+        return ray.train.get_context().get_world_rank() == 0
+    except (RuntimeError, DeprecationWarning, ImportError, AttributeError):
+        return True
+
+
+def log_params(ref: RunRef | None, params: Any) -> None:
+    """Log a config (flattened, see :func:`flatten`) as run params."""
+    if ref is None or not is_rank_zero():
+        return
+    from mlflow.entities import Param
+
+    items = [Param(k, v) for k, v in flatten(params).items()]
+    client = ref.client()
+    for i in range(0, len(items), _BATCH):
+        client.log_batch(ref.run_id, params=items[i : i + _BATCH])
+
+
+def log_metrics(ref: RunRef | None, metrics: Mapping[str, Any], step: int | None = None) -> None:
+    """Log the finite numeric entries of ``metrics`` (others are skipped) at ``step`` (e.g. the epoch).
+
+    Rank 0 only inside a Ray Train worker group, so every worker may call it.
+    """
+    if ref is None or not is_rank_zero():
+        return
+    import time
+
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    items = [Metric(k, v, now, step or 0) for k, v in _numeric(metrics).items()]
+    client = ref.client()
+    for i in range(0, len(items), _BATCH):
+        client.log_batch(ref.run_id, metrics=items[i : i + _BATCH])
+
+
+def set_tags(ref: RunRef | None, tags: Mapping[str, Any]) -> None:
+    if ref is None or not is_rank_zero():
+        return
+    client = ref.client()
+    for k, v in tags.items():
+        client.set_tag(ref.run_id, k, str(v))
+
+
+def log_artifact(ref: RunRef | None, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
+    """Copy a file or a whole directory into the run's artifacts (under ``artifact_path``)."""
+    if ref is None or not is_rank_zero():
+        return
+    p = Path(path)
+    if not p.exists():
+        raise FileNotFoundError(f"artifact {p} does not exist")
+    client = ref.client()
+    if p.is_dir():
+        client.log_artifacts(ref.run_id, str(p), artifact_path)
+    else:
+        client.log_artifact(ref.run_id, str(p), artifact_path)
+
+
+def log_text(ref: RunRef | None, text: str, artifact_file: str) -> None:
+    """Write ``text`` as artifact ``artifact_file`` (e.g. ``config.yaml``, ``report/summary.txt``)."""
+    if ref is None or not is_rank_zero():
+        return
+    ref.client().log_text(ref.run_id, text, artifact_file)
+
+
+def log_dict(ref: RunRef | None, data: Mapping[str, Any], artifact_file: str) -> None:
+    """A mapping as a JSON (``.json``) or YAML (``.yaml``/``.yml``) artifact."""
+    if ref is None or not is_rank_zero():
+        return
+    ref.client().log_dict(ref.run_id, json.loads(json.dumps(data, default=str)), artifact_file)
+
+
+def log_table(ref: RunRef | None, table: Any, artifact_file: str) -> None:
+    """An Arrow table as a Parquet artifact (``artifact_file`` like ``tables/per_class.parquet``)."""
+    if ref is None or not is_rank_zero():
+        return
+    import pyarrow.parquet as pq
+
+    directory, _, name = artifact_file.rpartition("/")
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / name
+        pq.write_table(table, local)
+        ref.client().log_artifact(ref.run_id, str(local), directory or None)
+
+
+__all__ = [
+    "RunRef",
+    "TrackingConfig",
+    "default_tracking_uri",
+    "end_run",
+    "experiment_id",
+    "flatten",
+    "is_rank_zero",
+    "log_artifact",
+    "log_dict",
+    "log_metrics",
+    "log_params",
+    "log_table",
+    "log_text",
+    "resolve_tracking_uri",
+    "set_tags",
+    "start_run",
+    "tracked_run",
+]
