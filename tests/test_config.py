@@ -53,3 +53,14 @@ def test_dump_round_trips(tmp_path):
     path = tmp_path / "dump.yaml"
     path.write_text(dump_config(cfg))
     assert load_config(Outer, path) == cfg
+
+
+def test_preset_base_and_dotted_flags_layer_under_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  lr: 0.5\n")
+    base = {"name": "preset", "train": {"epochs": 9, "lr": 0.1}}
+    cfg = load_config(Outer, path, ["train.lr=0.25"], base=base, dotted={"train.epochs": 4, "name": None})
+    assert cfg.name == "preset"  # None flags are skipped
+    assert cfg.train.epochs == 4  # flag over preset
+    assert cfg.train.lr == pytest.approx(0.25)  # override over file over preset
+    assert base == {"name": "preset", "train": {"epochs": 9, "lr": 0.1}}  # preset untouched

@@ -6,7 +6,9 @@ Every job config is a pydantic model that forbids unknown keys, so a typo in a Y
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,18 +55,33 @@ def _apply(data: dict[str, Any], path: list[str], value: Any) -> None:
     node[path[-1]] = value
 
 
+def deep_merge(base: Mapping[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``top`` over ``base``, recursing into mappings present in both (neither is modified)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in top.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
 def load_config(
     cls: type[C],
     path: str | Path | None = None,
     overrides: list[str] | None = None,
+    *,
+    base: Mapping[str, Any] | None = None,
+    dotted: Mapping[str, Any] | None = None,
     **values: Any,
 ) -> C:
-    """Build ``cls`` from an optional YAML/JSON file, keyword values and ``key=value`` overrides.
+    """Build ``cls`` from layered sources; later ones win, ``None`` values are skipped.
 
-    Later sources win: file < keyword values < overrides.
+    ``base`` (a preset) < the YAML/JSON file at ``path`` < top-level keyword ``values`` <
+    ``dotted`` values such as ``{"optim.epochs": 3}`` (CLI flags) < ``key=value`` ``overrides``.
     """
-    data: dict[str, Any] = {}
-    source = "defaults"
+    data: dict[str, Any] = copy.deepcopy(dict(base or {}))
+    source = "defaults" if base is None else "preset"
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -78,9 +95,12 @@ def load_config(
             loaded = {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {p} must hold a mapping at the top level")
-        data.update(loaded)
+        data = deep_merge(data, loaded)
         source = str(p)
     data.update({k: v for k, v in values.items() if v is not None})
+    for key, value in (dotted or {}).items():
+        if value is not None:
+            _apply(data, key.split("."), value)
     for text in overrides or []:
         key, value = parse_override(text)
         _apply(data, key, value)

@@ -10,9 +10,6 @@ the shortcut flags < ``--set KEY=VALUE`` (e.g. ``--set optim.epochs=20``).
 from __future__ import annotations
 
 import argparse
-import copy
-from pathlib import Path
-from typing import Any
 
 HELP = "train or fine-tune a teacher video model on dense clips with Ray Train (+ single-frame comparison)"
 
@@ -50,71 +47,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _deep_merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = copy.deepcopy(base)
-    for k, v in top.items():
-        out[k] = _deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
-
-
-def _set(data: dict[str, Any], path: list[str], value: Any) -> None:
-    from egodistill.config import ConfigError
-
-    node = data
-    for part in path[:-1]:
-        node = node.setdefault(part, {})
-        if not isinstance(node, dict):
-            raise ConfigError(f"override path {'.'.join(path)!r} goes through a non-mapping value")
-    node[path[-1]] = value
-
-
 def load_teacher_config(args: argparse.Namespace):  # -> TeacherJobConfig (imports kept lazy)
     """Preset < --config file < flags < --set, validated as a TeacherJobConfig."""
-    import yaml
-    from pydantic import ValidationError
-
-    from egodistill.config import ConfigError, parse_override
+    from egodistill.config import load_config
     from egodistill.training.config import PRESETS, TeacherJobConfig
 
-    data = copy.deepcopy(PRESETS[args.preset])
-    if args.config:
-        path = Path(args.config)
-        if not path.is_file():
-            raise ConfigError(f"config file not found: {path}")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise ConfigError(f"config file {path} is not valid YAML/JSON: {e}") from e
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping at the top level")
-        data = _deep_merge(data, loaded)
-    flags = [
-        ("data.manifest", args.manifest),
-        ("data.clips", args.clips),
-        ("data.dataset", args.dataset),
-        ("workspace", args.workspace),
-        ("teacher.name", args.teacher),
-        ("teacher.weights", args.weights),
-        ("model_name", args.model_name),
-        ("optim.epochs", args.epochs),
-        ("trainer.scaling.num_workers", args.workers),
-        ("trainer.scaling.cpus_per_worker", args.cpus_per_worker),
-        ("trainer.scaling.use_gpu", args.use_gpu),
-        ("tracking.enabled", False if args.no_mlflow else None),
-    ]
-    for key, value in flags:
-        if value is not None:
-            _set(data, key.split("."), value)
-    for text in args.overrides:
-        key, value = parse_override(text)
-        _set(data, key, value)
-    try:
-        cfg = TeacherJobConfig.model_validate(data)
-    except ValidationError as e:
-        lines = [f"invalid teacher config (preset {args.preset}{', ' + args.config if args.config else ''}):"]
-        for err in e.errors():
-            lines.append(f"  {'.'.join(str(p) for p in err['loc'])}: {err['msg']} (got {err.get('input')!r})")
-        raise ConfigError("\n".join(lines)) from None
+    flags = {
+        "data.manifest": args.manifest,
+        "data.clips": args.clips,
+        "data.dataset": args.dataset,
+        "workspace": args.workspace,
+        "teacher.name": args.teacher,
+        "teacher.weights": args.weights,
+        "model_name": args.model_name,
+        "optim.epochs": args.epochs,
+        "trainer.scaling.num_workers": args.workers,
+        "trainer.scaling.cpus_per_worker": args.cpus_per_worker,
+        "trainer.scaling.use_gpu": args.use_gpu,
+        "tracking.enabled": False if args.no_mlflow else None,
+    }
+    cfg = load_config(TeacherJobConfig, args.config, args.overrides, base=PRESETS[args.preset], dotted=flags)
     cfg.require_data()
     return cfg
 
