@@ -1,8 +1,9 @@
 """``egodistill demo``: the whole pipeline on a fresh synthetic world, locally.
 
 Stages (each one the library call its own job makes, so the demo exercises the real code paths):
-synth (both layouts) → index → ingest. Later stages append themselves here. Every stage writes
-under ``--out`` in the workspace layout of docs/architecture.md and prints what it did.
+synth → index → ingest for every layout, then for the training layouts: teacher (with the
+single-frame baseline it is compared with) → teacher features. Every stage writes under ``--out``
+in the workspace layout of docs/architecture.md and prints what it did.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ class DemoConfig(StrictConfig):
     width: int = 160
     height: int = 120
     frame_size: int = Field(112, ge=16, description="stored frames: short side and centre crop (px)")
+    train_layouts: list[Layout] = Field(["ego4d"], description="layouts that go on to teacher and students")
+    teacher_epochs: int | None = Field(None, ge=1, description="None: the teacher's demo preset")
     num_cpus: int | None = Field(None, ge=1, description="CPUs for the local Ray; None = all")
 
 
@@ -112,7 +115,51 @@ def run_demo(cfg: DemoConfig) -> None:
         _stage(f"synth {layout}", synth)
         _stage(f"index {layout}", index)
         _stage(f"ingest {layout}", ingest)
-    print(f"\ndemo finished: workspace {root}")
+    for layout in cfg.train_layouts:
+        _train_layout(cfg, root, layout)
+    print(
+        f"\ndemo finished: workspace {root}; MLflow UI: mlflow ui --backend-store-uri sqlite:///{root}/mlflow.db"
+    )
+
+
+def _train_layout(cfg: DemoConfig, root: Path, layout: str) -> None:
+    """Teacher (+ single-frame baseline) and teacher features for one ingested layout."""
+    from egodistill.features.config import FeaturesConfig
+    from egodistill.features.pipeline import run_features
+    from egodistill.training.config import PRESETS, TeacherJobConfig
+    from egodistill.training.export import export_dir
+    from egodistill.training.teacher import compare_single_frame
+
+    teacher_cfg = load_config(
+        TeacherJobConfig,
+        base=PRESETS["demo"],
+        dotted={
+            "data.clips": str(root / "clips"),
+            "data.dataset": layout,
+            "workspace": str(root),
+            "optim.epochs": cfg.teacher_epochs,
+        },
+    )
+
+    def teacher() -> str:
+        comparison = compare_single_frame(teacher_cfg)
+        lines = [*comparison.teacher.lines(), *comparison.baseline.lines(), "", *comparison.lines()]
+        return "\n".join(lines)
+
+    def features() -> str:
+        fcfg = FeaturesConfig(
+            clips=str(root / "clips"),
+            workspace=str(root),
+            dataset=layout,
+            teacher_dir=str(export_dir(root, layout, teacher_cfg.name)),
+        )
+        summary = run_features(fcfg)
+        if not summary.ok:
+            raise RuntimeError("features incomplete:\n" + "\n".join(summary.lines()))
+        return "\n".join(summary.lines())
+
+    _stage(f"teacher {layout}", teacher)
+    _stage(f"features {layout}", features)
 
 
 def run(args: argparse.Namespace) -> int:
