@@ -41,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """``egodistill COMMAND ...``; returns the exit code (2 for a bad config)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -52,6 +53,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"egodistill {args.command}: {e}", file=sys.stderr)
         return 2
+
+
+def job_main(command: str, argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``jobs/<command>.py``: exactly ``egodistill <command> ...``.
+
+    Job files stay one line of logic, and ``python jobs/X.py`` (local Ray) and
+    ``ray job submit -- python jobs/X.py`` (RAY_ADDRESS set: join that cluster) share the CLI's parser.
+    """
+    return main([command, *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":
