@@ -1,8 +1,9 @@
 """The ``egodistill`` command.
 
-Each subcommand lives in the module that owns its concern and exposes ``HELP``,
-``add_arguments(parser)`` and ``run(args) -> int``; this file only wires them together, so adding a
-subcommand never touches another one's code.
+Each subcommand lives in the module that owns its concern: either the module itself exposes ``HELP``,
+``add_arguments(parser)`` and ``run(args) -> int``, or (``"module:name"``) it holds a
+:class:`Subcommand` under that name. This file only wires them together, so adding a subcommand never
+touches another one's code.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from egodistill.config import ConfigError
 
@@ -21,8 +23,26 @@ SUBCOMMANDS: dict[str, str] = {
     "ingest": "egodistill.ingest.cli",
     "teacher": "egodistill.training.teacher_cli",
     "features": "egodistill.features.cli",
+    "pretrain": "egodistill.training.student_cli:pretrain",
+    "distill": "egodistill.training.student_cli:distill",
+    "experiment": "egodistill.training.student_cli:experiment",
     "demo": "egodistill.demo",
 }
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    """A subcommand defined inside a module that holds several."""
+
+    HELP: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def _load(target: str) -> Subcommand:
+    module_name, _, attr = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attr) if attr else module  # a module quacks like a Subcommand
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,11 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, module_name in SUBCOMMANDS.items():
-        module = importlib.import_module(module_name)
-        p = sub.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(p)
-        p.set_defaults(_run=module.run)
+    for name, target in SUBCOMMANDS.items():
+        command = _load(target)
+        p = sub.add_parser(name, help=command.HELP, description=command.HELP)
+        command.add_arguments(p)
+        p.set_defaults(_run=command.run)
     return parser
 
 

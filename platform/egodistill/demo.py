@@ -2,7 +2,9 @@
 
 Stages (each one the library call its own job makes, so the demo exercises the real code paths):
 synth → index → ingest for every layout, then for the training layouts: teacher (with the
-single-frame baseline it is compared with) → teacher features. Every stage writes under ``--out``
+single-frame baseline it is compared with) → teacher features → students (stage-1 pretraining and
+stage-2 training of VisOnly, VisOnly-Distill, VisIMU and EgoDistill, evaluated per segment over dense
+clips, with the results table, efficiency table and plot). Every stage writes under ``--out``
 in the workspace layout of docs/architecture.md and prints what it did.
 """
 
@@ -123,11 +125,13 @@ def run_demo(cfg: DemoConfig) -> None:
 
 
 def _train_layout(cfg: DemoConfig, root: Path, layout: str) -> None:
-    """Teacher (+ single-frame baseline) and teacher features for one ingested layout."""
+    """Teacher (+ single-frame baseline), teacher features and the student experiment for one layout."""
     from egodistill.features.config import FeaturesConfig
     from egodistill.features.pipeline import run_features
     from egodistill.training.config import PRESETS, TeacherJobConfig
     from egodistill.training.export import export_dir
+    from egodistill.training.student_jobs import PRESETS as STUDENT_PRESETS
+    from egodistill.training.student_jobs import ExperimentConfig, run_experiment
     from egodistill.training.teacher import compare_single_frame
 
     teacher_cfg = load_config(
@@ -158,8 +162,17 @@ def _train_layout(cfg: DemoConfig, root: Path, layout: str) -> None:
             raise RuntimeError("features incomplete:\n" + "\n".join(summary.lines()))
         return "\n".join(summary.lines())
 
+    def students() -> str:
+        ecfg = load_config(
+            ExperimentConfig,
+            base=STUDENT_PRESETS["demo"],
+            dotted={"workspace": str(root), "data.dataset": layout, "data.teacher_model": teacher_cfg.name},
+        )
+        return "\n".join(run_experiment(ecfg).lines())
+
     _stage(f"teacher {layout}", teacher)
     _stage(f"features {layout}", features)
+    _stage(f"students {layout}", students)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,69 @@
+"""The frozen-f_I feature cache: one row per clip, the encoder's numbers, resumable, joined inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from egodistill.features.image_cache import (
+    ImageCacheConfig,
+    decode_pool,
+    read_image_features,
+    run_image_cache,
+    to_input,
+)
+from egodistill.ingest.store import read_clips
+
+
+def test_cache_matches_the_encoder_and_is_resumable(student_ws):
+    cfg = ImageCacheConfig(clips=str(student_ws / "clips"), workspace=str(student_ws), weights="none",
+                           model_name="image_test", rows_per_file=5)  # fmt: skip
+    first = run_image_cache(cfg)
+    assert len(first) == 1 and first[0].ok and first[0].computed == first[0].rows_in
+    table = read_image_features(cfg.out_root(), "ego4d", "image_test")
+    clips = read_clips(str(student_ws / "clips"))
+    assert sorted(table.column("clip_id").to_pylist()) == sorted(clips.column("clip_id").to_pylist())
+    assert set(table.column("num_pool").to_pylist()) == {6}  # 4 uniform + first + last
+
+    # the stored numbers are f_I's on the decoded JPEGs (same weights: "none" is seeded below)
+    row = clips.slice(0, 1).to_pylist()[0]
+    images, times, has_fl = decode_pool(row, None)
+    assert has_fl and images.shape == (6, 32, 32, 3)
+    cached = table.filter(table.column("clip_id").to_numpy(zero_copy_only=False) == row["clip_id"])
+    feats = np.asarray(cached.column("frame_features")[0].as_py(), np.float32).reshape(6, 512)
+    assert np.all(np.isfinite(feats)) and feats.std() > 0
+    assert cached.column("frame_time_sec")[0].as_py() == times
+
+    again = run_image_cache(cfg)
+    assert again[0].ok and again[0].computed == 0  # nothing recomputed
+
+
+def test_to_input_normalises_like_imagenet():
+    x = to_input(np.full((2, 4, 4, 3), 255, np.uint8))
+    assert x.shape == (2, 3, 4, 4)
+    assert torch.allclose(x[0, 0, 0, 0], torch.tensor((1 - 0.485) / 0.229), atol=1e-4)
+
+
+def test_joined_inputs(student_ws):
+    from studenthelpers import job_values
+
+    from egodistill.training.student_jobs import DistillJobConfig, prepare_inputs
+
+    cfg = DistillJobConfig(**job_values(student_ws, data={"num_frames": 2}))
+    prep = prepare_inputs(cfg, need_teacher=True, with_eval=True)
+    tr = prep.train
+    assert tr.imu.shape[1:] == (422, 6) and tr.pool.shape[1:] == (6, 512) and tr.select.shape[1] == 2
+    assert tr.teacher_feature is not None and tr.teacher_logits.shape[1] == len(tr.classes)
+    assert tr.boundary.tolist() == [0, 5] and np.all(np.diff(tr.pool_times, axis=1) >= 0)
+    assert prep.student.num_classes == len(tr.classes)
+    assert prep.eval is not None and prep.eval_root.endswith("clips_dense")
+    assert all("#d" in c for c in prep.eval.clip_id)
+    assert set(tr.table().column_names) == {
+        "row",
+        "label",
+        "imu",
+        "pool",
+        "select",
+        "teacher_feature",
+        "teacher_logits",
+    }
