@@ -36,6 +36,7 @@ or a checkpoint of this teacher (``TeacherModel.state_dict()``, keys prefixed ``
 
 from __future__ import annotations
 
+import abc
 import logging
 from collections.abc import Callable
 from typing import NamedTuple
@@ -65,7 +66,7 @@ class TeacherOutput(NamedTuple):
     logits: torch.Tensor  # (B, C)
 
 
-class TeacherModel(nn.Module):
+class TeacherModel(nn.Module, metaclass=abc.ABCMeta):
     """Base class: a wrapped network ``net`` plus how to read its feature and apply its head."""
 
     name: str = ""
@@ -78,19 +79,21 @@ class TeacherModel(nn.Module):
         self.input_spec = input_spec
 
     # --- per-family pieces -------------------------------------------------------------------------
+    @abc.abstractmethod
     def _features(self, clip: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Backbone features ``(B, D)`` of a checked clip."""
 
+    @abc.abstractmethod
     def classify(self, features: torch.Tensor) -> torch.Tensor:
         """Class logits from clip features ``(B, D)``."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def head_weight_key(self) -> str:
         """State-dict key (inside ``net``) of the classifier weight; its first dim is the class count."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _set_head(self, num_classes: int) -> None:
-        raise NotImplementedError
+        """Replace the classifier with a fresh one for ``num_classes``."""
 
     # --- public API --------------------------------------------------------------------------------
     def features(self, clip: torch.Tensor) -> torch.Tensor:
