@@ -6,6 +6,7 @@ Every job config is a pydantic model that forbids unknown keys, so a typo in a Y
 
 from __future__ import annotations
 
+import argparse
 import copy
 import json
 from collections.abc import Mapping
@@ -34,6 +35,19 @@ def _format_validation_error(err: ValidationError, source: str) -> str:
         where = ".".join(str(p) for p in e["loc"]) or "<root>"
         lines.append(f"  {where}: {e['msg']} (got {e.get('input')!r})")
     return "\n".join(lines)
+
+
+def add_config_arguments(parser: argparse.ArgumentParser, config_name: str, example: str) -> None:
+    """The ``--config FILE`` and repeatable ``--set KEY=VALUE`` options every job shares."""
+    parser.add_argument("--config", help=f"YAML/JSON file with {config_name} values")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override one config value, e.g. {example} (repeatable; later wins)",
+    )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from egodistill.config import StrictConfig, load_config
+from egodistill.config import StrictConfig, add_config_arguments, load_config
 
 HELP = "run the pipeline end to end on a fresh synthetic dataset (both layouts) and print a summary"
 
@@ -43,13 +43,10 @@ class DemoConfig(StrictConfig):
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="workspace directory (default demo_out)")
-    parser.add_argument("--config", help="YAML/JSON file with DemoConfig values")
+    add_config_arguments(parser, "DemoConfig", "teacher_epochs=4")
     parser.add_argument("--videos", type=int, help="videos per layout (default 4)")
     parser.add_argument("--seconds", type=float, help="seconds per video (default 60)")
     parser.add_argument("--seed", type=int, help="world seed (default 0)")
-    parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help="override a field"
-    )
 
 
 def _stage(name: str, fn: Callable[[], str]) -> None:

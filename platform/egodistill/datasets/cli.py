@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from egodistill.config import add_config_arguments
+
 HELP = "index a dataset root (Ego4D or EPIC-Kitchens-100) into a clip manifest (Parquet) + quarantine"
 
 
@@ -17,15 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out", required=True, help="manifest path; the quarantine goes to <out>.quarantine.parquet"
     )
     parser.add_argument("--annotations", help="EPIC: folder of the annotation CSVs (default: --root)")
-    parser.add_argument("--config", help="YAML/JSON file with IndexConfig values")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override, e.g. split.rule=by_video",
-    )
+    add_config_arguments(parser, "IndexConfig", "split.rule=by_video")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from egodistill.config import add_config_arguments
+
 HELP = "run a teacher over the dense clip of every clips-dataset row (Ray Data actor pool) -> sidecar Parquet"
 
 
@@ -26,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--model-name", help="folder name of the sidecar (default: the teacher's name)")
     p.add_argument("--batch-size", type=int, help="clips per forward pass (default 32)")
     p.add_argument("--actors", type=int, help="model replicas (default: one per GPU, else 1)")
-    p.add_argument("--config", help="YAML/JSON file with FeaturesConfig values")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_config_arguments(p, "FeaturesConfig", "batch_size=64")
     p.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (ignored with RAY_ADDRESS)")
     p.add_argument("--progress", action="store_true", help="Ray Data progress bars")
 

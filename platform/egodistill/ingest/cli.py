@@ -10,21 +10,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from egodistill.config import add_config_arguments
+
 HELP = "decode the manifest's videos into Parquet clip rows (sparse JPEG frames + IMU window) with Ray Data"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", help="clip manifest (Parquet, from `egodistill index`)")
     parser.add_argument("--out", help="output root, local path or URI (<out>/<dataset>/split=<split>/...)")
-    parser.add_argument("--config", help="YAML/JSON file with IngestConfig values")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override, e.g. frames.count=2",
-    )
+    add_config_arguments(parser, "IngestConfig", "frames.count=2")
     parser.add_argument(
         "--frames", type=int, help="N uniformly sampled frames per clip (frames.count, default 4)"
     )

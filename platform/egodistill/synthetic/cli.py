@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from egodistill.config import add_config_arguments
+
 HELP = "generate a synthetic egocentric dataset (video + IMU + labels) in the Ego4D or EPIC-100 layout"
 
 
@@ -30,10 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--invalid-action-rate", type=float, help="share of Ego4D actions planted invalid")
     p.add_argument("--participants", type=int, help="EPIC participants P01.. (default 4)")
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
-    p.add_argument("--config", help="YAML/JSON file with SynthConfig fields")
-    p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override any SynthConfig field"
-    )
+    add_config_arguments(p, "SynthConfig", "motion_correlation=0.5")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         "motion_correlation", "imu_noise_scale", "imu_defect_rate", "invalid_action_rate", "participants", "workers",
     ]  # fmt: skip
     values = {k: getattr(args, k, None) for k in keys}
-    cfg = load_config(SynthConfig, args.config, args.set, **values)
+    cfg = load_config(SynthConfig, args.config, args.overrides, **values)
     summary = generate(cfg)
     print(summary)
     return 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 
+from egodistill.config import add_config_arguments
+
 HELP = "train or fine-tune a teacher video model on dense clips with Ray Train (+ single-frame comparison)"
 
 
@@ -26,8 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="paper",
         help="starting config (default paper)",
     )
-    p.add_argument("--config", help="YAML/JSON file with TeacherJobConfig values")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    add_config_arguments(p, "TeacherJobConfig", "optim.epochs=20")
     p.add_argument(
         "--teacher", help="teacher architecture (teacher.name): tiny3d, r2plus1d_18, mvit_v2_s, ..."
     )
