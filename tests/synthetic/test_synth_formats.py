@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
-from synthhelpers import load_gt, read_ego4d_imu
+from synthhelpers import EPIC_IDS, load_gt, read_ego4d_imu
 
 EGO4D_IMU_HEADER = (
     "component_idx,component_timestamp_ms,canonical_timestamp_ms,gyro_x,gyro_y,gyro_z,accl_x,accl_y,accl_z"
@@ -21,17 +21,6 @@ EPIC_HEADER = (
 )
 HMS2 = re.compile(r"^\d\d:\d\d:\d\d\.\d\d$")
 HMS3 = re.compile(r"^\d\d:\d\d:\d\d\.\d\d\d$")
-EPIC_IDS = {
-    "take": 0,
-    "put": 1,
-    "open": 3,
-    "close": 4,
-    "cut": 7,
-    "pour": 9,
-    "mix": 10,
-    "look": 38,
-    "walk": 67,
-}
 
 
 def _hms(text: str) -> float:
