@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "pretrain": "egodistill.training.student_cli:pretrain",
     "distill": "egodistill.training.student_cli:distill",
     "experiment": "egodistill.training.student_cli:experiment",
+    "sweep": "egodistill.tuning.cli",
     "demo": "egodistill.demo",
 }
 

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -67,6 +67,9 @@ class ScalingSettings(StrictConfig):
     gpus_per_worker: float | None = Field(None, ge=0, description="None: 1 when GPUs are used")
     resources_per_worker: dict[str, float] = Field(
         default_factory=dict, description="extra custom resources per worker"
+    )
+    placement_strategy: Literal["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"] = Field(
+        "PACK", description="workers' placement group strategy; SPREAD: one worker per node where possible"
     )
 
 
@@ -106,7 +109,8 @@ def scaling_config(s: ScalingSettings):
     resources: dict[str, float] = {"CPU": s.cpus_per_worker, **s.resources_per_worker}
     if use_gpu:
         resources["GPU"] = 1.0 if s.gpus_per_worker is None else s.gpus_per_worker
-    return ScalingConfig(num_workers=s.num_workers, use_gpu=use_gpu, resources_per_worker=resources)
+    return ScalingConfig(num_workers=s.num_workers, use_gpu=use_gpu, resources_per_worker=resources,
+                         placement_strategy=s.placement_strategy)  # fmt: skip
 
 
 def storage_path(run: RunSettings, workspace: str | os.PathLike[str]) -> str:
@@ -117,8 +121,17 @@ def storage_path(run: RunSettings, workspace: str | os.PathLike[str]) -> str:
     return str(Path(workspace).expanduser().absolute() / "ray_results")
 
 
-def run_config(run: RunSettings, *, workspace: str | os.PathLike[str], default_name: str):
-    """Ray Train ``RunConfig`` with ``FailureConfig(max_failures)`` and ``CheckpointConfig(num_to_keep)``."""
+def run_config(
+    run: RunSettings,
+    *,
+    workspace: str | os.PathLike[str],
+    default_name: str,
+    callbacks: Sequence[Any] = (),
+):
+    """Ray Train ``RunConfig`` with ``FailureConfig(max_failures)`` and ``CheckpointConfig(num_to_keep)``.
+
+    ``callbacks`` are Ray Train callbacks run on the controller (e.g. Tune's ``TuneReportCallback``).
+    """
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
 
     return RunConfig(
@@ -126,6 +139,7 @@ def run_config(run: RunSettings, *, workspace: str | os.PathLike[str], default_n
         storage_path=storage_path(run, workspace),
         failure_config=FailureConfig(max_failures=run.max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=run.num_to_keep),
+        callbacks=list(callbacks) or None,
     )
 
 
@@ -138,6 +152,7 @@ def build_trainer(
     name: str,
     datasets: Mapping[str, Any] | None = None,
     datasets_to_split: Sequence[str] = ("train",),
+    callbacks: Sequence[Any] = (),
 ) -> TorchTrainer:
     """A ``TorchTrainer`` running ``loop(loop_config)`` on every worker.
 
@@ -156,7 +171,7 @@ def build_trainer(
         loop,
         train_loop_config=config,
         scaling_config=scaling_config(settings.scaling),
-        run_config=run_config(settings.run, workspace=workspace, default_name=name),
+        run_config=run_config(settings.run, workspace=workspace, default_name=name, callbacks=callbacks),
         datasets=dict(datasets) if datasets else None,
         dataset_config=DataConfig(datasets_to_split=split),
     )

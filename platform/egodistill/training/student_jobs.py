@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -355,9 +356,10 @@ def student_dir(cfg: _JobBase, stage: str) -> Path:
     return cfg.ws() / "checkpoints" / "students" / cfg.data.dataset / f"{cfg.job_name()}-{stage}"
 
 
-def _fit(loop, loop_config: dict[str, Any], cfg: _JobBase, datasets: dict[str, Any], run_name: str):
+def _fit(loop, loop_config: dict[str, Any], cfg: _JobBase, datasets: dict[str, Any], run_name: str,
+         callbacks: Sequence[Any] = ()):  # fmt: skip
     trainer = ray_wiring.build_trainer(loop, loop_config, cfg.trainer, workspace=cfg.ws(), name=run_name,
-                                       datasets=datasets)  # fmt: skip
+                                       datasets=datasets, callbacks=callbacks)  # fmt: skip
     result = trainer.fit()
     if getattr(result, "error", None) is not None:
         raise RuntimeError(f"{run_name} failed: {result.error}") from result.error
@@ -516,8 +518,13 @@ def student_efficiency(scfg: StudentConfig, size: int, batch: int) -> dict[str, 
     }
 
 
-def run_distill(cfg: DistillJobConfig, parent_run: tracking.RunRef | None = None) -> StudentOutcome:
-    """Stage 2 on Ray Train + driver-side per-segment evaluation, student export and MLflow logging."""
+def run_distill(
+    cfg: DistillJobConfig, parent_run: tracking.RunRef | None = None, train_callbacks: Sequence[Any] = ()
+) -> StudentOutcome:
+    """Stage 2 on Ray Train + driver-side per-segment evaluation, student export and MLflow logging.
+
+    ``train_callbacks`` go to the Ray Train run (a sweep trial passes Tune's ``TuneReportCallback``).
+    """
     from egodistill.training.distill_loop import train_loop
     from egodistill.training.student_data import to_ray_dataset
 
@@ -548,7 +555,7 @@ def run_distill(cfg: DistillJobConfig, parent_run: tracking.RunRef | None = None
         if ev is not None:
             datasets["val"] = to_ray_dataset(ev, include_teacher=False)
             loop_config.update({"eval_clip_ids": ev.clip_id, "eval_labels": ev.label.tolist()})
-        state, metrics, ckpt = _fit(train_loop, loop_config, cfg, datasets, name)
+        state, metrics, ckpt = _fit(train_loop, loop_config, cfg, datasets, name, train_callbacks)
         model = load_trained(prep.student, state["model"])
         segments = evaluate_inputs(model, ev, cfg) if ev is not None else None
         efficiency = (
