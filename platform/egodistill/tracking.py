@@ -60,7 +60,9 @@ class TrackingConfig(StrictConfig):
 
     enabled: bool = True
     tracking_uri: str | None = Field(
-        None, description="None: sqlite:///<absolute workspace>/mlflow.db; or an MLflow server URI"
+        None,
+        description="None: $MLFLOW_TRACKING_URI if set, else sqlite:///<absolute workspace>/mlflow.db; "
+        "or an MLflow server URI",
     )
     experiment: str | None = Field(None, description='None: "egodistill-<job>" (e.g. egodistill-teacher)')
     artifact_location: str | None = Field(
@@ -97,9 +99,11 @@ def default_tracking_uri(workspace: str | os.PathLike[str]) -> str:
 
 
 def resolve_tracking_uri(cfg: TrackingConfig, workspace: str | os.PathLike[str]) -> str:
-    """The config's URI, or the workspace's SQLite store (its folder is created)."""
+    """The config's URI, else ``$MLFLOW_TRACKING_URI`` (a cluster's server), else the workspace's SQLite."""
     if cfg.tracking_uri:
         return cfg.tracking_uri
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
     Path(workspace).expanduser().absolute().mkdir(parents=True, exist_ok=True)
     return default_tracking_uri(workspace)
 

@@ -21,12 +21,20 @@ def test_flatten_turns_nested_configs_into_dotted_params():
 
 def test_default_store_is_an_absolute_sqlite_file_in_the_workspace(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     uri = tracking.resolve_tracking_uri(TrackingConfig(), "ws")
     assert uri == f"sqlite:///{tmp_path / 'ws' / 'mlflow.db'}"
     assert (
         tracking.resolve_tracking_uri(TrackingConfig(tracking_uri="http://mlflow:5000"), "ws")
         == "http://mlflow:5000"
     )
+
+
+def test_a_cluster_server_in_mlflow_tracking_uri_beats_the_workspace_store(monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow.cluster:5000")
+    assert tracking.resolve_tracking_uri(TrackingConfig(), "ws") == "http://mlflow.cluster:5000"
+    explicit = TrackingConfig(tracking_uri="sqlite:///x.db")
+    assert tracking.resolve_tracking_uri(explicit, "ws") == "sqlite:///x.db"
 
 
 def test_disabled_tracking_is_a_no_op(tmp_path):
