@@ -6,7 +6,7 @@ STAMP := $(VENV)/.egodistill-installed
 DEMO_OUT ?= demo_out
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format bench clean
+.PHONY: setup demo test lint format bench scale-model clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,10 @@ format: setup
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# time and storage of the full 3,670 h Ego4D on a few cluster shapes, from costs measured here
+scale-model: setup
+	$(BIN)/python benchmarks/scale_model.py
 
 clean:
 	rm -rf $(DEMO_OUT) .pytest_cache .ruff_cache

@@ -1,18 +1,27 @@
-"""``egodistill demo``: the whole pipeline on a fresh synthetic world, locally.
+"""``egodistill demo``: the whole pipeline on a fresh synthetic world, one Ray job per stage.
 
-Stages (each one the library call its own job makes, so the demo exercises the real code paths):
-synth → index → ingest for every layout, then for the training layouts: teacher (with the
-single-frame baseline it is compared with) → teacher features → students (stage-1 pretraining and
-stage-2 training of VisOnly, VisOnly-Distill, VisIMU and EgoDistill, evaluated per segment over dense
-clips, with the results table, efficiency table and plot). Every stage writes under ``--out``
-in the workspace layout of docs/architecture.md and prints what it did.
+Stages, each the job a user runs (``jobs/<name>.py`` with the flags printed before it): synth →
+index → ingest for every layout, then for the training layouts: teacher (with the single-frame
+baseline it is compared with) → teacher features → students (``experiment``: stage-1 pretraining,
+stage-2 training of VisOnly, VisOnly-Distill, VisIMU and EgoDistill, per-segment evaluation over
+dense clips, results and efficiency tables, plot) → optionally a Ray Tune sweep.
+
+Runners (``runner``):
+
+- ``submit`` (default, what ``make demo`` runs): start a private Ray head on this machine
+  (:mod:`egodistill.launch.local_head`), ``ray job submit --working-dir . -- python jobs/X.py ...``
+  every stage to it, then stop that head (and only it). With ``address`` set, submit to that
+  running cluster instead and start nothing.
+- ``local``: call every job in this process against one local ``ray.init()``.
+
+Everything is written under ``out`` in the workspace layout of docs/architecture.md.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +29,7 @@ from pydantic import Field
 
 from egodistill.config import StrictConfig, add_config_arguments, load_config
 
-HELP = "run the pipeline end to end on a fresh synthetic dataset (both layouts) and print a summary"
+HELP = "run the pipeline end to end on a fresh synthetic dataset (ray job submit on a local head)"
 
 Layout = Literal["ego4d", "epic"]
 
@@ -38,7 +47,159 @@ class DemoConfig(StrictConfig):
     frame_size: int = Field(112, ge=16, description="stored frames: short side and centre crop (px)")
     train_layouts: list[Layout] = Field(["ego4d"], description="layouts that go on to teacher and students")
     teacher_epochs: int | None = Field(None, ge=1, description="None: the teacher's demo preset")
-    num_cpus: int | None = Field(None, ge=1, description="CPUs for the local Ray; None = all")
+    sweep_trials: int = Field(0, ge=0, description="> 0: also run a Ray Tune sweep of this many trials")
+    runner: Literal["submit", "local"] = "submit"
+    address: str | None = Field(
+        None, description="submit runner: a running cluster's dashboard URL; None: start a private local head"
+    )
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of the local head / local Ray; None = all")
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One job of the demo: ``python jobs/<job>.py *args``."""
+
+    name: str
+    job: str
+    args: tuple[str, ...]
+
+    def command(self) -> str:
+        import shlex
+
+        return shlex.join(["python", f"jobs/{self.job}.py", *self.args])
+
+
+def teacher_name(cfg: DemoConfig, root: Path, layout: str) -> str:
+    """The name the teacher job gives its export (features and students refer to it)."""
+    from egodistill.training.config import PRESETS, TeacherJobConfig
+
+    teacher = load_config(
+        TeacherJobConfig,
+        base=PRESETS["demo"],
+        dotted={"data.clips": str(root / "clips"), "data.dataset": layout, "workspace": str(root)},
+    )
+    return teacher.name
+
+
+def stages(cfg: DemoConfig) -> list[Stage]:
+    """Every stage's job and flags; paths are absolute (a submitted job runs in a copy of the repo)."""
+    from egodistill.training.export import export_dir
+
+    root = Path(cfg.out).expanduser().absolute()
+    ws, clips = str(root), str(root / "clips")
+    out: list[Stage] = []
+    for layout in cfg.layouts:
+        data_dir = str(root / "data" / layout)
+        manifest = str(root / "manifests" / f"{layout}.parquet")
+        out.append(Stage(f"synth {layout}", "synth", (
+            "--layout", layout, "--out", data_dir, "--videos", str(cfg.videos), "--seconds", str(cfg.seconds),
+            "--seed", str(cfg.seed), "--width", str(cfg.width), "--height", str(cfg.height))))  # fmt: skip
+        # the synthetic camera-wearers are P01..: split EPIC by a seeded share of participants
+        # instead of the paper's P30/P35/P37 (the default for the real dataset)
+        split = ("--set", "split.rule=random_participants") if layout == "epic" else ()
+        out.append(Stage(f"index {layout}", "index", ("--dataset", layout, "--root", data_dir, "--out", manifest,
+                                                      *split)))  # fmt: skip
+        size = str(cfg.frame_size)
+        out.append(Stage(f"ingest {layout}", "ingest", (
+            "--manifest", manifest, "--out", clips, "--set", f"frames.short_side={size}",
+            "--set", f"frames.crop_size={size}", "--set", "resources.progress_bars=false")))  # fmt: skip
+    for layout in cfg.train_layouts:
+        name = teacher_name(cfg, root, layout)
+        epochs = ("--epochs", str(cfg.teacher_epochs)) if cfg.teacher_epochs else ()
+        out.append(Stage(f"teacher {layout}", "teacher", ("--clips", clips, "--dataset", layout, "--workspace", ws,
+                                                          "--preset", "demo", "--compare-single-frame", *epochs)))  # fmt: skip
+        out.append(Stage(f"features {layout}", "features", ("--clips", clips, "--workspace", ws, "--dataset", layout,
+                                                            "--teacher-dir", str(export_dir(root, layout, name)))))  # fmt: skip
+        out.append(Stage(f"students {layout}", "experiment", ("--workspace", ws, "--dataset", layout,
+                                                              "--preset", "demo", "--teacher-model", name)))  # fmt: skip
+        if cfg.sweep_trials:
+            out.append(Stage(f"sweep {layout}", "sweep", (
+                "--workspace", ws, "--dataset", layout, "--preset", "demo", "--name", f"demo-{layout}",
+                "--trials", str(cfg.sweep_trials), "--set", f"job.data.teacher_model={name}")))  # fmt: skip
+    return out
+
+
+class StageFailed(RuntimeError):
+    """A stage's job exited non-zero (its own output above says why)."""
+
+
+def _run_local(cfg: DemoConfig, todo: list[Stage]) -> None:
+    from egodistill.cli import main
+    from egodistill.ingest.pipeline import ensure_ray
+
+    ensure_ray(cfg.num_cpus)
+    for stage in todo:
+        _announce(stage, "")
+        t0 = time.perf_counter()
+        rc = main([stage.job, *stage.args])
+        _finish(stage, rc, t0)
+
+
+def _run_submitted(cfg: DemoConfig, todo: list[Stage]) -> None:
+    from egodistill.launch.local_head import local_head
+    from egodistill.launch.submit import submit_job
+
+    def run_all(address: str) -> None:
+        for stage in todo:
+            _announce(stage, f"ray job submit --address {address} --working-dir . -- ")
+            t0 = time.perf_counter()
+            rc = submit_job(address, stage.job, stage.args)
+            _finish(stage, rc, t0)
+
+    if cfg.address:
+        run_all(cfg.address)
+        return
+    print("starting a private local Ray head (ray start --head --dashboard-host 127.0.0.1) ...", flush=True)
+    t0 = time.perf_counter()
+    # the jobs' output goes to a log, not a terminal: no Ray Data progress bars
+    with local_head(cfg.num_cpus, env={"RAY_DATA_DISABLE_PROGRESS_BARS": "1"}) as head:
+        print(f"head up in {time.perf_counter() - t0:.0f} s: dashboard {head.dashboard_url}, logs {head.temp_dir}",
+              flush=True)  # fmt: skip
+        run_all(head.dashboard_url)
+        print(f"\nstopping the local head {head.dashboard_url} (only the one this demo started)", flush=True)
+
+
+def _announce(stage: Stage, prefix: str) -> None:
+    print(f"\n=== {stage.name} ===\n$ {prefix}{stage.command()}", flush=True)
+
+
+def _finish(stage: Stage, rc: int, t0: float) -> None:
+    if rc != 0:
+        raise StageFailed(f"stage {stage.name!r} failed (exit {rc}): {stage.command()}")
+    print(f"--- {stage.name}: {time.perf_counter() - t0:.1f} s", flush=True)
+
+
+def summary_lines(cfg: DemoConfig) -> list[str]:
+    """Where the results are: the results tables, plots, MLflow store (read back from the workspace)."""
+    root = Path(cfg.out).expanduser().absolute()
+    lines = ["", "=== demo finished ===", f"workspace: {root}"]
+    for layout in cfg.train_layouts:
+        report = root / "reports" / "students" / layout
+        for table in ("results", "efficiency"):
+            path = report / f"{table}.md"
+            if path.is_file():
+                lines += [f"\n{layout} {table} ({path}):", path.read_text().rstrip()]
+        plot = report / "accuracy_vs_gmacs.png"
+        if plot.is_file():
+            lines.append(f"plot: {plot}")
+        best = root / "sweeps" / f"demo-{layout}" / "best.yaml"
+        if best.is_file():
+            lines.append(f"best sweep config: {best}")
+    lines += [
+        "",
+        f"MLflow runs of every stage: mlflow ui --backend-store-uri sqlite:///{root}/mlflow.db  "
+        "(then open http://127.0.0.1:5000)",
+    ]
+    return lines
+
+
+def run_demo(cfg: DemoConfig) -> None:
+    """Run every stage with the configured runner; raise :class:`StageFailed` on the first failure."""
+    t0 = time.perf_counter()
+    todo = stages(cfg)
+    (_run_submitted if cfg.runner == "submit" else _run_local)(cfg, todo)
+    print("\n".join(summary_lines(cfg)))
+    print(f"total: {time.perf_counter() - t0:.0f} s")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,133 +208,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--videos", type=int, help="videos per layout (default 4)")
     parser.add_argument("--seconds", type=float, help="seconds per video (default 60)")
     parser.add_argument("--seed", type=int, help="world seed (default 0)")
-
-
-def _stage(name: str, fn: Callable[[], str]) -> None:
-    print(f"\n=== {name} ===", flush=True)
-    t0 = time.perf_counter()
-    text = fn()
-    print(text)
-    print(f"--- {name}: {time.perf_counter() - t0:.1f} s", flush=True)
-
-
-def run_demo(cfg: DemoConfig) -> None:
-    """Run every stage for every layout; raise on the first failure."""
-    from egodistill.datasets.config import IndexConfig
-    from egodistill.datasets.manifest import build_manifest, quarantine_path, summarize, write_manifest
-    from egodistill.ingest.config import IngestConfig
-    from egodistill.ingest.pipeline import ensure_ray, run_ingest
-    from egodistill.storage import atomic_write_table
-    from egodistill.synthetic import SynthConfig, generate
-
-    root = Path(cfg.out).absolute()
-    ensure_ray(cfg.num_cpus)
-    for layout in cfg.layouts:
-        data_dir = root / "data" / layout
-        manifest = root / "manifests" / f"{layout}.parquet"
-
-        def synth(layout: str = layout, data_dir: Path = data_dir) -> str:
-            scfg = SynthConfig(
-                layout=layout,
-                out=str(data_dir),
-                videos=cfg.videos,
-                seconds=cfg.seconds,
-                seed=cfg.seed,
-                width=cfg.width,
-                height=cfg.height,
-            )
-            return str(generate(scfg))
-
-        def index(layout: str = layout, data_dir: Path = data_dir, manifest: Path = manifest) -> str:
-            # The synthetic camera-wearers are P01..: split EPIC by a seeded share of participants
-            # instead of the paper's P30/P35/P37 (the default for the real dataset).
-            split = {"rule": "random_participants"} if layout == "epic" else {}
-            icfg = IndexConfig(dataset=layout, root=str(data_dir), split=split)
-            result = build_manifest(icfg)
-            write_manifest(result.manifest, str(manifest), icfg)
-            atomic_write_table(result.quarantine.to_table(), quarantine_path(str(manifest)))
-            return summarize(result)
-
-        def ingest(manifest: Path = manifest) -> str:
-            size = cfg.frame_size
-            icfg = load_config(
-                IngestConfig,
-                manifest=str(manifest),
-                out=str(root / "clips"),
-                overrides=[
-                    f"frames.short_side={size}",
-                    f"frames.crop_size={size}",
-                    "resources.progress_bars=false",
-                ],
-            )
-            summary = run_ingest(icfg)
-            if not summary.ok:
-                raise RuntimeError("ingest incomplete:\n" + "\n".join(summary.lines()))
-            return "\n".join(summary.lines())
-
-        _stage(f"synth {layout}", synth)
-        _stage(f"index {layout}", index)
-        _stage(f"ingest {layout}", ingest)
-    for layout in cfg.train_layouts:
-        _train_layout(cfg, root, layout)
-    print(
-        f"\ndemo finished: workspace {root}; MLflow UI: mlflow ui --backend-store-uri sqlite:///{root}/mlflow.db"
-    )
-
-
-def _train_layout(cfg: DemoConfig, root: Path, layout: str) -> None:
-    """Teacher (+ single-frame baseline), teacher features and the student experiment for one layout."""
-    from egodistill.features.config import FeaturesConfig
-    from egodistill.features.pipeline import run_features
-    from egodistill.training.config import PRESETS, TeacherJobConfig
-    from egodistill.training.export import export_dir
-    from egodistill.training.student_jobs import PRESETS as STUDENT_PRESETS
-    from egodistill.training.student_jobs import ExperimentConfig, run_experiment
-    from egodistill.training.teacher import compare_single_frame
-
-    teacher_cfg = load_config(
-        TeacherJobConfig,
-        base=PRESETS["demo"],
-        dotted={
-            "data.clips": str(root / "clips"),
-            "data.dataset": layout,
-            "workspace": str(root),
-            "optim.epochs": cfg.teacher_epochs,
-        },
-    )
-
-    def teacher() -> str:
-        comparison = compare_single_frame(teacher_cfg)
-        lines = [*comparison.teacher.lines(), *comparison.baseline.lines(), "", *comparison.lines()]
-        return "\n".join(lines)
-
-    def features() -> str:
-        fcfg = FeaturesConfig(
-            clips=str(root / "clips"),
-            workspace=str(root),
-            dataset=layout,
-            teacher_dir=str(export_dir(root, layout, teacher_cfg.name)),
-        )
-        summary = run_features(fcfg)
-        if not summary.ok:
-            raise RuntimeError("features incomplete:\n" + "\n".join(summary.lines()))
-        return "\n".join(summary.lines())
-
-    def students() -> str:
-        ecfg = load_config(
-            ExperimentConfig,
-            base=STUDENT_PRESETS["demo"],
-            dotted={"workspace": str(root), "data.dataset": layout, "data.teacher_model": teacher_cfg.name},
-        )
-        return "\n".join(run_experiment(ecfg).lines())
-
-    _stage(f"teacher {layout}", teacher)
-    _stage(f"features {layout}", features)
-    _stage(f"students {layout}", students)
+    parser.add_argument("--runner", choices=("submit", "local"), help="submit (default) or local")
+    parser.add_argument("--address", help="submit to this cluster's dashboard URL instead of a local head")
+    parser.add_argument("--sweep-trials", type=int, help="also run a Ray Tune sweep of N trials")
 
 
 def run(args: argparse.Namespace) -> int:
-    values = {k: getattr(args, k) for k in ("out", "videos", "seconds", "seed")}
-    cfg = load_config(DemoConfig, args.config, args.overrides, **values)
-    run_demo(cfg)
+    keys = ("out", "videos", "seconds", "seed", "runner", "address", "sweep_trials")
+    cfg = load_config(DemoConfig, args.config, args.overrides, **{k: getattr(args, k) for k in keys})
+    try:
+        run_demo(cfg)
+    except StageFailed as e:
+        print(f"egodistill demo: {e}")
+        return 1
     return 0

@@ -341,33 +341,29 @@ def project(costs: ClipCosts, corpus: CorpusSpec, cluster: ClusterSpec) -> Proje
         wall, bound = io_sec, "io"
     stages.append(StageTime("ingest (sparse frames + IMU)", wall, work, 0.0, bound))
 
-    # features pass: CPU decode tasks feeding the teacher (actor pool)
-    decode = n * costs.teacher_decode_sec * scale
-    if gpus:
-        fwd = n * _gpu_time(costs.teacher_forward_gpu_sec, costs.teacher_forward_sec, cluster.gpu_speedup_teacher,
-                            DEFAULT_GPU_SPEEDUP_TEACHER, "teacher forward", assumptions)  # fmt: skip
-        cpu_wall, gpu_wall = decode / cores, fwd / gpus
-        wall, bound = (cpu_wall, "cpu") if cpu_wall >= gpu_wall else (gpu_wall, "gpu")
-        core_work, gpu_work = decode, fwd
-    else:
-        core_work, gpu_work = decode + n * costs.teacher_forward_sec, 0.0
-        wall, bound = core_work / cores, "cpu"
-    if io_sec > wall:
-        wall, bound = io_sec, "io"
-    stages.append(StageTime("teacher features (dense decode + forward)", wall, core_work, gpu_work, bound))
+    def decode_then_forward(label: str, decode_sec: float, forward_sec: float, forward_gpu_sec: float | None,
+                            what: str, io: float = 0.0) -> StageTime:  # fmt: skip
+        """CPU decode tasks feeding a model (actor pool): the slower side bounds the stage."""
+        decode = n * decode_sec
+        if gpus:
+            fwd = n * _gpu_time(forward_gpu_sec, forward_sec, cluster.gpu_speedup_teacher,
+                                DEFAULT_GPU_SPEEDUP_TEACHER, what, assumptions)  # fmt: skip
+            cpu_wall, gpu_wall = decode / cores, fwd / gpus
+            wall, bound = (cpu_wall, "cpu") if cpu_wall >= gpu_wall else (gpu_wall, "gpu")
+            core_work, gpu_work = decode, fwd
+        else:
+            core_work, gpu_work = decode + n * forward_sec, 0.0
+            wall, bound = core_work / cores, "cpu"
+        if io > wall:
+            wall, bound = io, "io"
+        return StageTime(label, wall, core_work, gpu_work, bound)
 
-    # f_I cache: JPEG decode on CPU, ResNet-18 on the device
-    jpeg = n * costs.image_decode_sec
-    if gpus:
-        fwd = n * _gpu_time(costs.image_forward_gpu_sec, costs.image_forward_sec, cluster.gpu_speedup_teacher,
-                            DEFAULT_GPU_SPEEDUP_TEACHER, "f_I forward", assumptions)  # fmt: skip
-        cpu_wall, gpu_wall = jpeg / cores, fwd / gpus
-        wall, bound = (cpu_wall, "cpu") if cpu_wall >= gpu_wall else (gpu_wall, "gpu")
-        core_work, gpu_work = jpeg, fwd
-    else:
-        core_work, gpu_work = jpeg + n * costs.image_forward_sec, 0.0
-        wall, bound = core_work / cores, "cpu"
-    stages.append(StageTime("image features (f_I cache)", wall, core_work, gpu_work, bound))
+    # features pass: the teacher's dense clips decoded on CPUs; f_I cache: JPEG decode, ResNet-18
+    stages.append(decode_then_forward("teacher features (dense decode + forward)", costs.teacher_decode_sec * scale,
+                                      costs.teacher_forward_sec, costs.teacher_forward_gpu_sec, "teacher forward",
+                                      io_sec))  # fmt: skip
+    stages.append(decode_then_forward("image features (f_I cache)", costs.image_decode_sec, costs.image_forward_sec,
+                                      costs.image_forward_gpu_sec, "f_I forward"))  # fmt: skip
 
     # stage 2: data-parallel epochs over the training split
     train = int(round(n * corpus.train_share))
