@@ -124,6 +124,6 @@ def load_config(
         raise ConfigError(_format_validation_error(e, source)) from None
 
 
-def dump_config(cfg: StrictConfig) -> str:
-    """YAML text of a config, for logging and for re-running a job exactly."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+def dump_config(cfg: StrictConfig, exclude: set[str] | None = None) -> str:
+    """YAML text of a config, for logging and for re-running a job exactly (less ``exclude``)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json", exclude=exclude), sort_keys=False)

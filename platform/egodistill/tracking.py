@@ -345,14 +345,123 @@ def log_table(ref: RunRef | None, table: Any, artifact_file: str) -> None:
         ref.client().log_artifact(ref.run_id, str(local), directory or None)
 
 
+# ----------------------------------------------------------------------------------------------
+# data stages (index, ingest, features)
+
+
+def stage_workspace(cfg: TrackingConfig, workspace: str | None, local_default: str | None) -> str | None:
+    """Workspace of a data stage's MLflow store: ``workspace``, else ``local_default`` (the folder the
+    stage derives from its local output), else ``workspace`` beside the current directory when a
+    tracking URI is configured (the store is elsewhere; only a file store's artifacts land there).
+
+    None (with a warning) when tracking is on but neither a workspace nor a tracking URI can be had:
+    an output URI (``s3://...``) has no local folder to hold ``mlflow.db``, and inventing one would
+    scatter runs across the current directories of the jobs.
+    """
+    if not cfg.enabled:
+        return None
+    if workspace:
+        return workspace
+    if local_default:
+        return local_default
+    if cfg.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
+        return "workspace"
+    log.warning(
+        "mlflow: not tracking this run: its output is a URI and there is no --workspace, "
+        "tracking.tracking_uri or MLFLOW_TRACKING_URI to say where the MLflow store is"
+    )
+    return None
+
+
+def local_folder(uri: str) -> Path | None:
+    """The absolute local path of ``uri`` (a plain path or ``file://``), None for a remote URI."""
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    elif "://" in uri:
+        return None
+    return Path(uri).expanduser().absolute()
+
+
+@dataclass
+class StageRun:
+    """The MLflow run of a data stage. Its methods log a warning instead of raising: a stage's outputs
+    and exit status must not depend on whether the MLflow store is reachable."""
+
+    ref: RunRef | None
+    failed: bool = False
+
+    def log(
+        self,
+        metrics: Mapping[str, Any],
+        summary: str,
+        tables: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> None:
+        """Final metrics, the printed summary as ``summary.txt`` and ``tables`` as JSON artifacts."""
+        if self.ref is None:
+            return
+        try:
+            log_metrics(self.ref, metrics)
+            log_text(self.ref, summary if summary.endswith("\n") else summary + "\n", "summary.txt")
+            for name, data in (tables or {}).items():
+                log_dict(self.ref, data, name)
+        except Exception as e:  # noqa: BLE001 - tracking never fails the stage
+            log.warning("mlflow: could not log to run %s: %s: %s", self.ref.run_id, type(e).__name__, e)
+
+    def fail(self, error: str) -> None:
+        """The stage failed without raising (exit status 1): the run ends FAILED, ``error.txt`` says why."""
+        self.failed = True
+        if self.ref is None:
+            return
+        try:
+            log_text(self.ref, error + "\n", "error.txt")
+        except Exception as e:  # noqa: BLE001
+            log.warning("mlflow: could not log to run %s: %s: %s", self.ref.run_id, type(e).__name__, e)
+
+    def end(self, status: str) -> None:
+        try:
+            end_run(self.ref, status)
+        except Exception as e:  # noqa: BLE001
+            log.warning(
+                "mlflow: could not end run %s: %s: %s", self.ref and self.ref.run_id, type(e).__name__, e
+            )
+
+
+@contextlib.contextmanager
+def stage_run(
+    cfg: TrackingConfig, *, workspace: str | None, job: str, params: Any = None, run_name: str | None = None
+) -> Iterator[StageRun]:
+    """:func:`tracked_run` for a data stage: no run when ``workspace`` is None (see
+    :func:`stage_workspace`) or the store cannot be opened (a warning), and no MLflow error escapes.
+    The run ends FAILED if the block raises or calls :meth:`StageRun.fail`, KILLED on Ctrl-C.
+    """
+    ref = None
+    if cfg.enabled and workspace is not None:
+        try:
+            ref = start_run(cfg, workspace=workspace, job=job, params=params, run_name=run_name)
+        except Exception as e:  # noqa: BLE001 - tracking never fails the stage
+            log.warning("mlflow: %s goes on without a run: %s: %s", job, type(e).__name__, e)
+    run = StageRun(ref)
+    try:
+        yield run
+    except KeyboardInterrupt:
+        run.end("KILLED")
+        raise
+    except BaseException:
+        run.end("FAILED")
+        raise
+    run.end("FAILED" if run.failed else "FINISHED")
+
+
 __all__ = [
     "RunRef",
+    "StageRun",
     "TrackingConfig",
     "default_tracking_uri",
     "end_run",
     "experiment_id",
     "flatten",
     "is_rank_zero",
+    "local_folder",
     "log_artifact",
     "log_dict",
     "log_metrics",
@@ -361,6 +470,8 @@ __all__ = [
     "log_text",
     "resolve_tracking_uri",
     "set_tags",
+    "stage_run",
+    "stage_workspace",
     "start_run",
     "tracked_run",
 ]

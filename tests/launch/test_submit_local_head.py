@@ -37,8 +37,9 @@ def test_demo_stages_are_the_jobs_with_absolute_paths(tmp_path):
     assert todo[4].args[-2:] == ("--set", "split.rule=random_participants")  # EPIC synthetic participants
 
 
-def test_jobs_run_through_ray_job_submit_and_stop_leaves_other_ray_alone(tmp_path, ray_session):
+def test_jobs_run_through_ray_job_submit_and_stop_leaves_other_ray_alone(tmp_path, ray_session, monkeypatch):
     ray = ray_session
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)  # the jobs' runs go to <tmp_path>/mlflow.db
     data, manifest = tmp_path / "data", tmp_path / "manifests" / "ego4d.parquet"
     with local_head(num_cpus=1) as head:
         assert head.processes(), "the head's processes run in its own session"
@@ -60,3 +61,11 @@ def test_jobs_run_through_ray_job_submit_and_stop_leaves_other_ray_alone(tmp_pat
     assert len(truth["videos"]) == 1
     quarantined = pq.read_table(quarantine_path(str(manifest))).num_rows
     assert pq.read_table(manifest).num_rows + quarantined > 0  # every annotated action is accounted for
+
+    from mlflow.tracking import MlflowClient
+
+    from egodistill.tracking import default_tracking_uri
+
+    client = MlflowClient(tracking_uri=default_tracking_uri(tmp_path))  # above manifests/ (and x.parquet's)
+    runs = client.search_runs([client.get_experiment_by_name("egodistill-index").experiment_id])
+    assert sorted(r.info.status for r in runs) == ["FAILED", "FINISHED"]  # the submitted jobs are tracked

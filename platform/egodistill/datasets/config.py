@@ -12,6 +12,7 @@ from pydantic import Field, model_validator
 
 from egodistill.config import StrictConfig
 from egodistill.datasets.imu import ImuWindowConfig
+from egodistill.tracking import TrackingConfig
 
 SplitRule = Literal[
     "per_class_random", "by_video", "split_fho", "participants", "random_participants", "source_file"
@@ -83,6 +84,10 @@ class IndexConfig(StrictConfig):
     split: SplitConfig = Field(default_factory=SplitConfig)
     ego4d: Ego4DConfig = Field(default_factory=Ego4DConfig)
     epic: EpicConfig = Field(default_factory=EpicConfig)
+    workspace: str | None = None
+    """Where the default MLflow store (<workspace>/mlflow.db) lives; None: the folder above a local
+    ``out``'s ``manifests/`` folder (``ws/manifests/ego4d.parquet`` -> ``ws``), else ``out``'s folder."""
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @model_validator(mode="after")
     def _split_rule_fits(self) -> IndexConfig:
@@ -100,3 +105,12 @@ class IndexConfig(StrictConfig):
     @property
     def split_rule(self) -> str:
         return self.split.rule or DEFAULT_SPLIT_RULE[self.dataset]
+
+    def tracking_workspace(self) -> str | None:
+        """The MLflow store's workspace (see ``workspace``); None: do not track (a warning says why)."""
+        from egodistill.tracking import local_folder, stage_workspace
+
+        local = local_folder(self.out) if self.out else None
+        if local is not None:
+            local = local.parent.parent if local.parent.name == "manifests" else local.parent
+        return stage_workspace(self.tracking, self.workspace, str(local) if local else None)

@@ -334,7 +334,8 @@ def write_manifest(table: pa.Table, path: str, config: StrictConfig | None = Non
     table = conform(table, CONTRACT)
     if config is not None:
         meta = dict(table.schema.metadata or {})
-        meta[CONFIG_KEY] = dump_config(config).encode()
+        # where the run was tracked is not part of how the clips were indexed
+        meta[CONFIG_KEY] = dump_config(config, exclude={"workspace", "tracking"}).encode()
         table = table.replace_schema_metadata(meta)
     atomic_write_table(table, path)
 

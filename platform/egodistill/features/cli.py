@@ -9,7 +9,7 @@ Config sources, later wins: ``--config FILE`` < the flags < ``--set KEY=VALUE``.
 from __future__ import annotations
 
 import argparse
-import sys
+import functools
 
 from egodistill.config import add_config_arguments
 
@@ -31,6 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_config_arguments(p, "FeaturesConfig", "batch_size=64")
     p.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (ignored with RAY_ADDRESS)")
     p.add_argument("--progress", action="store_true", help="Ray Data progress bars")
+    p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
 
 
 def load_features_config(args: argparse.Namespace):  # -> FeaturesConfig (imports kept lazy)
@@ -42,6 +43,7 @@ def load_features_config(args: argparse.Namespace):  # -> FeaturesConfig (import
         ("actors", args.actors),
         ("local_num_cpus", args.num_cpus),
         ("progress_bars", True if args.progress else None),
+        ("tracking.enabled", False if args.no_mlflow else None),
     ]
     cfg = load_config(
         FeaturesConfig,
@@ -59,17 +61,36 @@ def load_features_config(args: argparse.Namespace):  # -> FeaturesConfig (import
 
 
 def run(args: argparse.Namespace) -> int:
+    from egodistill.cli import run_data_stage
     from egodistill.features.pipeline import run_features
     from egodistill.features.store import FeaturesOutputError
     from egodistill.ingest.pipeline import ensure_ray
 
     cfg = load_features_config(args)
     ensure_ray(cfg.local_num_cpus)
-    try:
-        summary = run_features(cfg)
-    except (FileNotFoundError, FeaturesOutputError) as e:
-        print(f"egodistill features: error: {e}", file=sys.stderr)
-        return 1
-    for line in summary.lines():
-        print(line)
-    return 0 if summary.ok else 1
+
+    def tables(summary) -> dict:
+        return {"quarantine_reasons.json": {d.dataset: d.reasons for d in summary.datasets}}
+
+    errors = (FileNotFoundError, FeaturesOutputError)
+    work = functools.partial(run_features, cfg)
+    return run_data_stage(
+        "features", cfg.tracking, cfg.workspace, cfg, work, errors, features_metrics, tables
+    )
+
+
+def features_metrics(summary) -> dict[str, float]:  # summary: FeaturesSummary (import kept lazy)
+    """Totals over the datasets (rows, clips, videos, files, quarantine per reason), the same per
+    dataset under ``<dataset>.``, and the seconds."""
+    keys = ("rows_in", "rows_written", "rows_quarantined", "rows_missing", "clips_processed", "files_written")
+    keys += ("tasks", "videos")
+    metrics: dict[str, float] = {"elapsed_sec": summary.elapsed_sec, "forward_sec": summary.forward_sec}
+    metrics["ok"] = summary.ok
+    for key in keys:
+        metrics[key] = sum(getattr(d, key) for d in summary.datasets)
+    for d in summary.datasets:
+        metrics.update({f"{d.dataset}.{key}": getattr(d, key) for key in keys})
+        for reason, n in d.reasons.items():
+            metrics[f"quarantine.{reason}"] = metrics.get(f"quarantine.{reason}", 0) + n
+            metrics[f"{d.dataset}.quarantine.{reason}"] = n
+    return metrics

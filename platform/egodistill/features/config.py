@@ -6,6 +6,7 @@ from pydantic import Field, model_validator
 
 from egodistill.config import StrictConfig
 from egodistill.models.config import TeacherConfig
+from egodistill.tracking import TrackingConfig
 
 
 class FeaturesConfig(StrictConfig):
@@ -37,6 +38,7 @@ class FeaturesConfig(StrictConfig):
     local_num_cpus: int | None = Field(
         None, ge=1, description="CPUs of a local Ray (ignored with RAY_ADDRESS)"
     )
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
 
     @model_validator(mode="after")
     def _one_teacher(self) -> FeaturesConfig:

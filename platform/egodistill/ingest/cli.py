@@ -8,7 +8,7 @@ Stable interface: ``egodistill ingest --manifest PATH --out DIR``. Everything el
 from __future__ import annotations
 
 import argparse
-import sys
+import functools
 
 from egodistill.config import add_config_arguments
 
@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-progress", action="store_true", help="no Ray Data progress bars (log lines only)"
     )
+    parser.add_argument(
+        "--workspace", help="workspace of the MLflow store (<workspace>/mlflow.db; default: --out's parent)"
+    )
+    parser.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
 
 
 def _flag_overrides(args: argparse.Namespace) -> list[str]:
@@ -50,6 +54,7 @@ def _flag_overrides(args: argparse.Namespace) -> list[str]:
         ("resources.num_cpus_per_task", args.cpus_per_task),
         ("resources.concurrency", args.concurrency),
         ("resources.progress_bars", False if args.no_progress else None),
+        ("tracking.enabled", False if args.no_mlflow else None),
     ]
     return [f"{k}={v}" for k, v in pairs if v is not None]
 
@@ -65,22 +70,39 @@ def load_ingest_config(args: argparse.Namespace):  # -> IngestConfig (import kep
         _flag_overrides(args) + list(args.overrides),
         manifest=args.manifest,
         out=args.out,
+        workspace=args.workspace,
     )
     cfg.require_paths()
     return cfg
 
 
 def run(args: argparse.Namespace) -> int:
+    from egodistill.cli import run_data_stage
     from egodistill.ingest.pipeline import ensure_ray, run_ingest
     from egodistill.ingest.store import IngestOutputError
 
     cfg = load_ingest_config(args)
     ensure_ray(cfg.resources.local_num_cpus)
-    try:
-        summary = run_ingest(cfg)
-    except (FileNotFoundError, IngestOutputError) as e:
-        print(f"egodistill ingest: error: {e}", file=sys.stderr)
-        return 1
-    for line in summary.lines():
-        print(line)
-    return 0 if summary.ok else 1
+
+    def tables(summary) -> dict:
+        return {"quarantine_reasons.json": summary.quarantine_reasons}
+
+    errors = (FileNotFoundError, IngestOutputError)
+    work = functools.partial(run_ingest, cfg)
+    return run_data_stage(
+        "ingest", cfg.tracking, cfg.tracking_workspace(), cfg, work, errors, ingest_metrics, tables
+    )
+
+
+def ingest_metrics(summary) -> dict[str, float]:  # summary: IngestSummary (import kept lazy)
+    """The summary's counts (rows, videos, clips, frames, files, seconds) and quarantine per reason."""
+    from dataclasses import asdict
+
+    counts = {
+        k: v for k, v in asdict(summary).items() if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return {
+        **counts,
+        "ok": summary.ok,
+        **{f"quarantine.{k}": n for k, n in summary.quarantine_reasons.items()},
+    }

@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 
 from egodistill.config import StrictConfig
 from egodistill.datasets.imu import ImuWindowConfig
+from egodistill.tracking import TrackingConfig
 
 
 class FrameConfig(StrictConfig):
@@ -87,6 +88,17 @@ class IngestConfig(StrictConfig):
     """Quarantine clips whose IMU window covers less (imu_low_coverage); None: imu.min_coverage."""
     output: OutputConfig = Field(default_factory=OutputConfig)
     resources: ResourceConfig = Field(default_factory=ResourceConfig)
+    workspace: str | None = None
+    """Where the default MLflow store (<workspace>/mlflow.db) lives; None: the parent of a local
+    ``out`` (``ws/clips`` -> ``ws``); with a URI ``out``, set it (or a tracking URI) to track the run."""
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
+
+    def tracking_workspace(self) -> str | None:
+        """The MLflow store's workspace (see ``workspace``); None: do not track (a warning says why)."""
+        from egodistill.tracking import local_folder, stage_workspace
+
+        local = local_folder(self.out) if self.out else None
+        return stage_workspace(self.tracking, self.workspace, str(local.parent) if local else None)
 
     def require_paths(self) -> tuple[str, str]:
         """(manifest, out), or a ConfigError naming what is missing."""
