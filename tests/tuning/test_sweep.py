@@ -48,6 +48,29 @@ def test_cli_layers(tmp_path):
     )
 
 
+def test_a_stopped_trials_run_is_closed_and_a_finished_one_kept(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from egodistill import tracking
+    from egodistill.tracking import TrackingConfig
+    from egodistill.tuning.sweep import CloseStoppedTrialRuns
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = TrackingConfig()
+    parent = tracking.start_run(cfg, workspace=tmp_path, job="sweep")
+    stopped = tracking.start_run(
+        cfg, workspace=tmp_path, job="distill", params={"name": "s-t1"}, parent=parent
+    )
+    done = tracking.start_run(cfg, workspace=tmp_path, job="distill", params={"name": "s-t2"}, parent=parent)
+    tracking.end_run(done, "FINISHED")
+    callback = CloseStoppedTrialRuns(parent, "s")
+    for trial_id in ("t1", "t2"):
+        callback.on_trial_complete(0, [], SimpleNamespace(trial_id=trial_id))
+    client = parent.client()
+    assert client.get_run(stopped.run_id).info.status == "KILLED"
+    assert client.get_run(done.run_id).info.status == "FINISHED"
+
+
 def test_sweep_eight_trials_best_config_mlflow_and_resume(student_ws):  # noqa: F811
     from mlflow.tracking import MlflowClient
 
@@ -76,6 +99,7 @@ def test_sweep_eight_trials_best_config_mlflow_and_resume(student_ws):  # noqa: 
         [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{out.parent_run_id}'"
     )
     assert len(children) >= 8
+    assert not [c for c in children if c.info.status == "RUNNING"], "every trial's run ends, stopped ones too"
 
     # the same sweep again restores the finished Tune experiment instead of running new trials
     again = run_sweep(cfg)

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ray import tune
+
 from egodistill import tracking
 from egodistill.config import _apply, deep_merge, dump_config
 from egodistill.tuning import placement
@@ -145,6 +147,42 @@ def _trial(
 
 # ----------------------------------------------------------------------------------------------
 # the sweep
+
+
+class CloseStoppedTrialRuns(tune.Callback):
+    """Tune callback (sweep driver): end the MLflow run of a trial that did not finish on its own.
+
+    ASHA stops a weak trial by killing its actor mid-run, so the trial's nested distill run would stay
+    RUNNING (or end FAILED from the interrupted block). A stopped trial's run is marked KILLED, an
+    errored trial's FAILED; runs are found by the trial's job name under the sweep's parent run.
+    """
+
+    def __init__(self, parent: tracking.RunRef | None, sweep_name: str) -> None:
+        self._parent = parent
+        self._sweep = sweep_name
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._close(trial, "KILLED")
+
+    def on_trial_error(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        self._close(trial, "FAILED")
+
+    def _close(self, trial: Any, status: str) -> None:
+        if self._parent is None:
+            return
+        try:
+            client = self._parent.client()
+            found = client.search_runs(
+                [self._parent.experiment_id],
+                filter_string=f"tags.mlflow.parentRunId = '{self._parent.run_id}' "
+                f"and params.name = '{self._sweep}-{trial.trial_id}'",
+            )
+            for run in found:
+                if run.info.status != "FINISHED":
+                    client.set_terminated(run.info.run_id, status=status)
+                    client.set_tag(run.info.run_id, "egodistill.sweep.ended_by", f"tune ({status})")
+        except Exception as e:  # tracking never fails the sweep
+            log.warning("mlflow: could not close the run of trial %s: %s", trial.trial_id, e)
 
 
 def best_trial(grid: Any, metric: str, mode: str) -> tuple[Any, float]:
@@ -275,7 +313,10 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
                     name=TUNE_DIR,
                     storage_path=str(sweep_dir),
                     verbose=1,
-                    callbacks=[placement.ReleaseTrainGroups(registry)],
+                    callbacks=[
+                        placement.ReleaseTrainGroups(registry),
+                        CloseStoppedTrialRuns(parent, cfg.name),
+                    ],
                 ),
             )
         grid = tuner.fit()
