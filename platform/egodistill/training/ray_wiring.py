@@ -416,7 +416,36 @@ def local_checkpoint(result: Any) -> Iterator[Path]:
         yield Path(d)
 
 
+@dataclass(frozen=True)
+class FitOutput:
+    """What a finished Ray Train run left: the final state, its metrics, the checkpoint's path."""
+
+    state: dict[str, Any]
+    metrics: dict[str, Any]
+    checkpoint_path: str
+
+
+def fit(trainer: Any, what: str, on_checkpoint: Callable[[Path], None] | None = None) -> FitOutput:
+    """``trainer.fit()``, raising on failure, then read the latest checkpoint's state and metrics.
+
+    A re-run of a finished run resumes past its last epoch and reports nothing, so the metrics then
+    come from the checkpoint's metadata. ``on_checkpoint`` sees the checkpoint as a local directory
+    (e.g. to log it to MLflow).
+    """
+    result = trainer.fit()
+    if getattr(result, "error", None) is not None:
+        raise RuntimeError(f"{what} failed: {result.error}") from result.error
+    metrics = dict(result.metrics or {})
+    with local_checkpoint(result) as ckpt_dir:
+        state = read_state(ckpt_dir)
+        meta = json.loads((ckpt_dir / META_FILE).read_text())
+        if on_checkpoint is not None:
+            on_checkpoint(ckpt_dir)
+    return FitOutput(state, metrics or dict(meta.get("metrics") or {}), str(result.checkpoint.path))
+
+
 __all__ = [
+    "FitOutput",
     "RunSettings",
     "ScalingSettings",
     "TrainerSettings",
@@ -425,6 +454,7 @@ __all__ = [
     "autocast",
     "build_trainer",
     "cluster_has_gpus",
+    "fit",
     "grad_scaler",
     "local_checkpoint",
     "prepare",

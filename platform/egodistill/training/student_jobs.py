@@ -360,16 +360,8 @@ def _fit(loop, loop_config: dict[str, Any], cfg: _JobBase, datasets: dict[str, A
          callbacks: Sequence[Any] = ()):  # fmt: skip
     trainer = ray_wiring.build_trainer(loop, loop_config, cfg.trainer, workspace=cfg.ws(), name=run_name,
                                        datasets=datasets, callbacks=callbacks)  # fmt: skip
-    result = trainer.fit()
-    if getattr(result, "error", None) is not None:
-        raise RuntimeError(f"{run_name} failed: {result.error}") from result.error
-    metrics = dict(result.metrics or {})
-    with ray_wiring.local_checkpoint(result) as ckpt_dir:
-        state = ray_wiring.read_state(ckpt_dir)
-        meta = json.loads((ckpt_dir / ray_wiring.META_FILE).read_text())
-    if not metrics:  # a re-run of a finished run resumes past its last epoch and reports nothing
-        metrics = dict(meta.get("metrics") or {})
-    return state, metrics, str(result.checkpoint.path)
+    out = ray_wiring.fit(trainer, run_name)
+    return out.state, out.metrics, out.checkpoint_path
 
 
 def load_trained(scfg: StudentConfig, state: dict[str, Any]):

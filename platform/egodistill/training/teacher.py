@@ -19,7 +19,6 @@ recover), as nested MLflow runs under one parent run.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -227,17 +226,9 @@ def run_teacher(
             description, dataset, train_rows.num_rows, cfg.data.train_repeats, eval_rows.num_rows,
             len(eval_items), len(classes),
         )  # fmt: skip
-        result = trainer.fit()
-        if getattr(result, "error", None) is not None:
-            raise RuntimeError(f"teacher training failed: {result.error}") from result.error
-        metrics = dict(result.metrics or {})
-        with ray_wiring.local_checkpoint(result) as ckpt_dir:
-            state = ray_wiring.read_state(ckpt_dir)
-            meta = json.loads((ckpt_dir / ray_wiring.META_FILE).read_text())
-            checkpoint_path = str(result.checkpoint.path)
-            tracking.log_artifact(run, ckpt_dir, "checkpoint")
-        if not metrics:  # a re-run of a finished run resumes past its last epoch and reports nothing
-            metrics = dict(meta.get("metrics") or {})
+        fitted = ray_wiring.fit(trainer, "teacher training",
+                                on_checkpoint=lambda d: tracking.log_artifact(run, d, "checkpoint"))  # fmt: skip
+        state, metrics, checkpoint_path = fitted.state, fitted.metrics, fitted.checkpoint_path
         model = classifiers.build(model_spec)
         model.load_state_dict(state["model"])
         efficiency = _efficiency(model, model.input_spec) if cfg.efficiency else {}
