@@ -3,7 +3,7 @@
 For each teacher: GMACs (multiply-adds, FlopCounterMode FLOPs / 2, the seed paper's convention),
 parameters, CPU forward latency per clip, and the features pass's per-clip work measured in-process
 the way its Ray Data stages do it: decoding the dense clips of a video in one forward walk
-(:func:`egodistill.training.dense.decode_clips`, clips 2.5 s apart like consecutive segments),
+(:func:`egodistill.teacher.dense.decode_clips`, clips 2.5 s apart like consecutive segments),
 then centre crop + normalisation + forward in batches. Ray's scheduling overhead is not included
 (see ``egodistill features`` logs for end-to-end clips/s).
 
@@ -29,8 +29,8 @@ import torch
 from egodistill.evaluation.efficiency import count_macs, count_params, cpu_latency
 from egodistill.models.config import TeacherConfig
 from egodistill.models.teachers import build_teacher
-from egodistill.training.augment import model_input
-from egodistill.training.dense import ClipRequest, ClipSpec, decode_clips
+from egodistill.teacher.augment import model_input
+from egodistill.teacher.dense import ClipRequest, ClipSpec, decode_clips
 
 TEACHERS = [
     (

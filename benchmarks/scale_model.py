@@ -25,14 +25,14 @@ import sys
 import time
 from pathlib import Path
 
-from egodistill.evaluation.scale_model import (
+from egodistill.capacity.measure import measure_costs
+from egodistill.capacity.model import (
     DEFAULT_GPU_SPEEDUP_STUDENT,
     DEFAULT_GPU_SPEEDUP_TEACHER,
     ClipCosts,
     ClusterSpec,
     CorpusSpec,
     Projection,
-    measure_costs,
     project,
 )
 

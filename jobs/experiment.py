@@ -1,10 +1,10 @@
-"""Ray job: the student's `experiment` step (see egodistill.training.student_cli and student_jobs).
+"""Ray job: the student's `experiment` step (see egodistill.methods.egodistill.cli and student_jobs).
 
     python jobs/experiment.py --workspace workspace --dataset ego4d --preset demo
     ray job submit --working-dir . -- python jobs/experiment.py --workspace /shared/workspace --dataset ego4d
 
 Runs on a local Ray by default; with RAY_ADDRESS set (as under `ray job submit`) it joins that cluster.
-All logic lives in egodistill.training.student_jobs; this file only hands its arguments to
+All logic lives in egodistill.student.driver; this file only hands its arguments to
 `egodistill experiment`, which parses the typed config and calls it.
 """
 

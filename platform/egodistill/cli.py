@@ -12,33 +12,24 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Sequence
 
+from egodistill.clitools import Subcommand
 from egodistill.config import ConfigError
 
 SUBCOMMANDS: dict[str, str] = {
     "synth": "egodistill.synthetic.cli",
     "index": "egodistill.datasets.cli",
     "ingest": "egodistill.ingest.cli",
-    "teacher": "egodistill.training.teacher_cli",
+    "teacher": "egodistill.teacher.cli",
     "features": "egodistill.features.cli",
-    "pretrain": "egodistill.training.student_cli:pretrain",
-    "distill": "egodistill.training.student_cli:distill",
-    "experiment": "egodistill.training.student_cli:experiment",
+    "student-inputs": "egodistill.student.cli",
+    "pretrain": "egodistill.methods.egodistill.cli:pretrain",
+    "distill": "egodistill.methods.egodistill.cli:distill",
+    "experiment": "egodistill.methods.egodistill.cli:experiment",
     "sweep": "egodistill.tuning.cli",
     "demo": "egodistill.demo",
 }
-
-
-@dataclass(frozen=True)
-class Subcommand:
-    """A subcommand defined inside a module that holds several."""
-
-    HELP: str
-    add_arguments: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
 
 
 def _load(target: str) -> Subcommand:
@@ -75,38 +66,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as e:
         print(f"egodistill {args.command}: {e}", file=sys.stderr)
         return 2
-
-
-def run_data_stage(
-    job: str,
-    tracking_cfg: Any,
-    workspace: str | None,
-    params: Any,
-    work: Callable[[], Any],
-    errors: tuple[type[Exception], ...],
-    metrics: Callable[[Any], Mapping[str, Any]],
-    tables: Callable[[Any], Mapping[str, Any]],
-) -> int:
-    """Run a data stage (ingest, features) under its MLflow run: print its summary, log it, exit 0/1.
-
-    ``work()`` returns a summary with ``lines()`` and ``ok``; ``errors`` are the bad-input errors
-    that end the stage with a one-line message and exit status 1 (the run ends FAILED).
-    """
-    from egodistill import tracking
-
-    with tracking.stage_run(tracking_cfg, workspace=workspace, job=job, params=params) as run:
-        try:
-            summary = work()
-        except errors as e:
-            print(f"egodistill {job}: error: {e}", file=sys.stderr)
-            run.fail(str(e))
-            return 1
-        text = "\n".join(summary.lines())
-        print(text)
-        run.log(metrics(summary), text, tables(summary))
-        if not summary.ok:
-            run.fail(text)
-    return 0 if summary.ok else 1
 
 
 def job_main(command: str, argv: Sequence[str] | None = None) -> int:

@@ -60,7 +60,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.split("."), yaml.safe_load(raw) if raw != "" else ""
 
 
-def _apply(data: dict[str, Any], path: list[str], value: Any) -> None:
+def apply_dotted(data: dict[str, Any], path: list[str], value: Any) -> None:
     node = data
     for part in path[:-1]:
         node = node.setdefault(part, {})
@@ -114,10 +114,10 @@ def load_config(
     data.update({k: v for k, v in values.items() if v is not None})
     for key, value in (dotted or {}).items():
         if value is not None:
-            _apply(data, key.split("."), value)
+            apply_dotted(data, key.split("."), value)
     for text in overrides or []:
         key, value = parse_override(text)
-        _apply(data, key, value)
+        apply_dotted(data, key, value)
     try:
         return cls.model_validate(data)
     except ValidationError as e:

@@ -71,7 +71,7 @@ class Stage:
 
 def teacher_name(cfg: DemoConfig, root: Path, layout: str) -> str:
     """The name the teacher job gives its export (features and students refer to it)."""
-    from egodistill.training.config import PRESETS, TeacherJobConfig
+    from egodistill.teacher.config import PRESETS, TeacherJobConfig
 
     teacher = load_config(
         TeacherJobConfig,
@@ -83,7 +83,7 @@ def teacher_name(cfg: DemoConfig, root: Path, layout: str) -> str:
 
 def stages(cfg: DemoConfig) -> list[Stage]:
     """Every stage's job and flags; paths are absolute (a submitted job runs in a copy of the repo)."""
-    from egodistill.training.export import export_dir
+    from egodistill.teacher.export import export_dir
 
     root = Path(cfg.out).expanduser().absolute()
     ws, clips = str(root), str(root / "clips")
@@ -110,6 +110,9 @@ def stages(cfg: DemoConfig) -> list[Stage]:
                                                           "--preset", "demo", "--compare-single-frame", *epochs)))  # fmt: skip
         out.append(Stage(f"features {layout}", "features", ("--clips", clips, "--workspace", ws, "--dataset", layout,
                                                             "--teacher-dir", str(export_dir(root, layout, name)))))  # fmt: skip
+        # the demo's f_I has no ImageNet weights offline: the seeded random encoder (as the demo preset)
+        out.append(Stage(f"student inputs {layout}", "student-inputs", ("--workspace", ws, "--dataset", layout,
+                                                                        "--image-weights", "none")))  # fmt: skip
         out.append(Stage(f"students {layout}", "experiment", ("--workspace", ws, "--dataset", layout,
                                                               "--preset", "demo", "--teacher-model", name)))  # fmt: skip
         if cfg.sweep_trials:
@@ -125,7 +128,7 @@ class StageFailed(RuntimeError):
 
 def _run_local(cfg: DemoConfig, todo: list[Stage]) -> None:
     from egodistill.cli import main
-    from egodistill.ingest.pipeline import ensure_ray
+    from egodistill.runtime import ensure_ray
 
     ensure_ray(cfg.num_cpus)
     for stage in todo:

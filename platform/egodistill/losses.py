@@ -102,13 +102,17 @@ def egodistill_loss(
     beta: float = PAPER_BETA,
     temperature: float = PAPER_KD_TEMPERATURE["ego4d"],
     distill: bool = True,
+    use_kd: bool = True,
+    use_gt: bool = True,
+    use_l1: bool = True,
     scale_kd_by_temperature_squared: bool = True,
     l1_reduction: L1Reduction = "mean",
 ) -> LossTerms:
     """L (eq. 6) = α·L_KD + (1 − α)·L_GT + β·L_1; with ``distill=False``, L = L_GT (VisOnly, VisIMU).
 
-    Terms whose inputs are given are always computed and returned (for logging); only those the
-    objective uses carry into ``total``.
+    ``use_kd`` / ``use_gt`` / ``use_l1`` drop a term from the objective (the Table 1 ablations; the
+    others keep their paper weights). Terms whose inputs are given are always computed and returned
+    (for logging); only those the objective uses carry into ``total``.
     """
     gt = gt_loss(student_logits, labels)
     kd = None
@@ -124,7 +128,14 @@ def egodistill_loss(
             "the distillation loss needs teacher_logits, student_feature and teacher_feature "
             "(use distill=False for the L_GT-only variants)"
         )
-    return LossTerms(alpha * kd + (1.0 - alpha) * gt + beta * l1, kd, gt, l1)
+    total = student_logits.new_zeros(())
+    if use_kd:
+        total = total + alpha * kd
+    if use_gt:
+        total = total + (1.0 - alpha) * gt
+    if use_l1:
+        total = total + beta * l1
+    return LossTerms(total, kd, gt, l1)
 
 
 def info_nce_loss(

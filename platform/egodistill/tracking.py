@@ -27,6 +27,8 @@ trials, point ``tracking_uri`` at an ``mlflow server``.
 
 Every function accepts ``ref=None`` (tracking disabled) and then does nothing, so callers need no
 ``if tracking:`` branches.
+
+Why this module is long: one place owns every MLflow call (driver-owned runs, rank-0 logging, nested runs, stage runs), so no job imports mlflow itself.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from egodistill.evaluation.scale_model import (
+from egodistill.capacity.model import (
     DEFAULT_GPU_SPEEDUP_STUDENT,
     DEFAULT_GPU_SPEEDUP_TEACHER,
     ClipCosts,

@@ -14,7 +14,7 @@ def make_export(directory: Path, seed: int = 0, teacher: TeacherConfig = TEACHER
     import torch
 
     from egodistill.models.teachers import build_teacher
-    from egodistill.training.export import write_export
+    from egodistill.teacher.export import write_export
 
     torch.manual_seed(seed)
     model = build_teacher(teacher)

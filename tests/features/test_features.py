@@ -16,9 +16,9 @@ from egodistill.features.config import FeaturesConfig
 from egodistill.features.pipeline import run_features
 from egodistill.ingest.store import read_clips
 from egodistill.tables import validate
-from egodistill.training.augment import model_input
-from egodistill.training.dense import ClipRequest, ClipSpec, decode_clips
-from egodistill.training.export import load_teacher
+from egodistill.teacher.augment import model_input
+from egodistill.teacher.dense import ClipRequest, ClipSpec, decode_clips
+from egodistill.teacher.export import load_teacher
 
 pytestmark = pytest.mark.ray
 

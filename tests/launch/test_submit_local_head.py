@@ -26,6 +26,7 @@ def test_demo_stages_are_the_jobs_with_absolute_paths(tmp_path):
     assert [s.job for s in todo] == ["synth", "index", "ingest"] * 2 + [
         "teacher",
         "features",
+        "student-inputs",
         "experiment",
         "sweep",
     ]

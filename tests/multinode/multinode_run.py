@@ -101,7 +101,9 @@ def main(ws: Path, temp_dir: str, result_path: Path) -> None:
     from egodistill.features.pipeline import run_features
     from egodistill.ingest import pipeline
     from egodistill.ingest.config import IngestConfig
-    from egodistill.training.student_jobs import DistillJobConfig, run_distill
+    from egodistill.methods.egodistill.config import DistillJobConfig
+    from egodistill.methods.egodistill.jobs import run_distill
+    from egodistill.student.products import StudentInputsConfig, run_student_inputs
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", stream=sys.stdout)
     result: dict[str, Any] = {"timings": {}}
@@ -196,6 +198,10 @@ def main(ws: Path, temp_dir: str, result_path: Path) -> None:
         )
         result["features_ok"] = bool(fs.ok)
         result["timings"]["features"] = time.perf_counter() - t
+        t = time.perf_counter()
+        # evaluate on the val clips: no dense-clip ingest (time)
+        run_student_inputs(StudentInputsConfig(workspace=str(ws), image_weights="none", build_dense=False))
+        result["timings"]["student_inputs"] = time.perf_counter() - t
 
         t = time.perf_counter()
         cfg = DistillJobConfig(
@@ -203,7 +209,6 @@ def main(ws: Path, temp_dir: str, result_path: Path) -> None:
             name="multinode",
             student={"variant": "egodistill", "image_weights": "none", "fusion_hidden": 64,
                      "predictor_hidden": 64, "imu_feature_dim": 32},
-            data={"build_dense": False},  # evaluate on the val clips: no dense-clip ingest (time)
             optim={"epochs": 1, "batch_size": 8, "lr": 1e-3, "milestones": []},
             trainer={"scaling": {"num_workers": 2, "cpus_per_worker": 0.5, "resources_per_worker": {SLOT: 1}},
                      "find_unused_parameters": True},

@@ -45,7 +45,7 @@ def _workspace(tmp_path: Path) -> tuple[Path, object]:
     from egodistill.models.config import TeacherConfig
     from egodistill.models.teachers import build_teacher
     from egodistill.synthetic import generate
-    from egodistill.training.export import write_export
+    from egodistill.teacher.export import write_export
     from synthdata import tiny_config
 
     ws = tmp_path / "ws"

@@ -1,5 +1,5 @@
 """A tiny student workspace: 2 synthetic videos -> manifest -> clips (4 frames + first/last at 32 px)
--> random tiny teacher -> teacher features. The session-wide ``ray_session`` lives in tests/conftest.py."""
+-> random tiny teacher -> teacher features -> student inputs (dense clips, f_I cache, join). The session-wide ``ray_session`` lives in tests/conftest.py."""
 
 from __future__ import annotations
 
@@ -23,8 +23,9 @@ def student_ws(ray_session, tmp_path_factory) -> Path:
     from egodistill.ingest.config import IngestConfig
     from egodistill.ingest.pipeline import run_ingest
     from egodistill.models.teachers import build_teacher
+    from egodistill.student.products import StudentInputsConfig, run_student_inputs
     from egodistill.synthetic import SynthConfig, generate
-    from egodistill.training.export import write_export
+    from egodistill.teacher.export import write_export
 
     ws = tmp_path_factory.mktemp("student_ws")
     generate(SynthConfig(layout="ego4d", out=str(ws / "synth"), videos=2, seconds=20, width=64, height=48,
@@ -44,4 +45,6 @@ def student_ws(ray_session, tmp_path_factory) -> Path:
                           {"model_name": "tiny", "clip": {"decode_size": 36}})  # fmt: skip
     fs = run_features(FeaturesConfig(clips=str(ws / "clips"), workspace=str(ws), teacher_dir=str(export)))
     assert fs.ok
+    inputs = run_student_inputs(StudentInputsConfig(workspace=str(ws), dataset="ego4d", image_weights="none"))
+    assert inputs.sources["clips"]["rows_written"] >= 4 and "clips_dense" in inputs.sources
     return ws

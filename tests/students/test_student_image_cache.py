@@ -47,23 +47,19 @@ def test_to_input_normalises_like_imagenet():
 def test_joined_inputs(student_ws):
     from studenthelpers import job_values
 
-    from egodistill.training.student_jobs import DistillJobConfig, prepare_inputs
+    from egodistill.methods.egodistill.config import DistillJobConfig
+    from egodistill.student.driver import prepare
 
     cfg = DistillJobConfig(**job_values(student_ws, data={"num_frames": 2}))
-    prep = prepare_inputs(cfg, need_teacher=True, with_eval=True)
-    tr = prep.train
-    assert tr.imu.shape[1:] == (422, 6) and tr.pool.shape[1:] == (6, 512) and tr.select.shape[1] == 2
-    assert tr.teacher_feature is not None and tr.teacher_logits.shape[1] == len(tr.classes)
-    assert tr.boundary.tolist() == [0, 5] and np.all(np.diff(tr.pool_times, axis=1) >= 0)
-    assert prep.student.num_classes == len(tr.classes)
-    assert prep.eval is not None and prep.eval_root.endswith("clips_dense")
-    assert all("#d" in c for c in prep.eval.clip_id)
-    assert set(tr.table().column_names) == {
-        "row",
-        "label",
-        "imu",
-        "pool",
-        "select",
-        "teacher_feature",
-        "teacher_logits",
-    }
+    prep = prepare(cfg, needs_teacher=True, evaluates=True)
+    tr = next(iter(prep.datasets["train"].iter_batches(batch_size=None, batch_format="numpy")))
+    classes = prep.classes
+    assert tr["imu"].shape[1:] == (422, 6) and tr["pool"].shape[1:] == (6, 512) and tr["select"].shape[1] == 2
+    assert tr["teacher_logits"].shape[1] == len(classes) and "teacher_feature" in tr
+    assert prep.train.boundary == [0, 5]
+    assert prep.student.num_classes == len(classes)
+    assert prep.eval is not None and prep.eval.directory.endswith("clips_dense")
+    ev = prep.datasets["val"].take_all()
+    assert ev and {"segment", "label", "pool", "imu", "select"} <= set(ev[0])
+    assert len(prep.eval.summary["segments"]) >= 1 and all("#d" not in s for s in prep.eval.summary["segments"])
+    assert set(tr) == {"label", "imu", "pool", "select", "teacher_feature", "teacher_logits"}

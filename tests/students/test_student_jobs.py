@@ -8,14 +8,9 @@ import pytest
 import torch
 from studenthelpers import job_values
 
-from egodistill.training.student_jobs import (
-    DistillJobConfig,
-    ExperimentConfig,
-    PretrainJobConfig,
-    experiment_runs,
-    run_distill,
-    run_pretrain,
-)
+from egodistill.methods.egodistill.config import DistillJobConfig, PretrainJobConfig
+from egodistill.methods.egodistill.experiment import ExperimentConfig, experiment_runs
+from egodistill.methods.egodistill.jobs import run_distill, run_pretrain
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +67,7 @@ def test_experiment_runs_cover_variants_and_ablations():
 
 
 def test_cli_config_layers(tmp_path):
-    from egodistill.training.student_cli import distill, load_job_config
+    from egodistill.methods.egodistill.cli import distill, load_job_config
 
     parser = argparse.ArgumentParser()
     distill.add_arguments(parser)

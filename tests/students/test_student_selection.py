@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from egodistill.training.student_data import (
+from egodistill.student.inputs import (
     batch_frames,
     nearest_unique,
     segment_of,

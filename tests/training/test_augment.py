@@ -6,8 +6,8 @@ import torch
 
 from egodistill.models.config import TeacherConfig
 from egodistill.models.teachers import teacher_input_spec
-from egodistill.training.augment import centre_crop, model_input, to_unit_float
-from egodistill.training.config import AugmentConfig
+from egodistill.teacher.augment import centre_crop, model_input, to_unit_float
+from egodistill.teacher.config import AugmentConfig
 
 SPEC = teacher_input_spec(TeacherConfig(name="tiny3d", weights="none", crop_size=32))
 

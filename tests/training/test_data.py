@@ -9,7 +9,7 @@ import pytest
 from clipfakes import band_index
 
 from egodistill.datasets.manifest import DenseClipConfig
-from egodistill.training import data
+from egodistill.teacher import data
 
 
 def test_manifest_rows_are_normalised(tiny_manifest):

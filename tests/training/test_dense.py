@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from clipfakes import band_index
 
-from egodistill.training.dense import ClipRequest, ClipSpec, clamp_centre, decode_clips, sample_centre
+from egodistill.teacher.dense import ClipRequest, ClipSpec, clamp_centre, decode_clips, sample_centre
 
 FPS = 30.0
 

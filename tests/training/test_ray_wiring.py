@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from egodistill.training import ray_wiring
+from egodistill.training.optim import cosine_factor as lr_factor
 from egodistill.training.ray_wiring import RunSettings, ScalingSettings, TrainerSettings
-from egodistill.training.teacher_loop import lr_factor
 
 
 def test_run_config_puts_results_under_the_workspace(tmp_path):

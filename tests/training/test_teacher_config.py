@@ -7,8 +7,8 @@ import argparse
 import pytest
 
 from egodistill.config import ConfigError
-from egodistill.training import teacher_cli
-from egodistill.training.config import PRESETS, TeacherJobConfig
+from egodistill.teacher import cli as teacher_cli
+from egodistill.teacher.config import PRESETS, TeacherJobConfig
 
 
 def _args(*argv: str) -> argparse.Namespace:

@@ -10,7 +10,7 @@ from egodistill.tracking import TrackingConfig
 
 
 def test_flatten_turns_nested_configs_into_dotted_params():
-    from egodistill.training.config import TeacherJobConfig
+    from egodistill.teacher.config import TeacherJobConfig
 
     flat = tracking.flatten({"a": {"b": 1, "c": [1, 2]}, "d": None, "e": [{"x": 1}], "f": {}})
     assert flat == {"a.b": "1", "a.c": "[1, 2]", "d": "None", "e.0.x": "1", "f": "{}"}

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from egodistill.config import load_config
-from egodistill.training.student_jobs import DistillJobConfig
+from egodistill.methods.egodistill.config import DistillJobConfig
 from egodistill.tuning import cli as sweep_cli
 from egodistill.tuning.config import SPACES_FILE, load_sweep_config
 from egodistill.tuning.sweep import BEST_FILE, run_sweep

@@ -7,6 +7,8 @@ accelerometer and gyroscope in two files on two clocks whose first second may be
 timeline and counts every row it drops; :func:`extract_window` cuts the model's fixed window
 (422 samples at 198 Hz, seed 000 supplement C) with a validity mask instead of interpolating across
 gaps or inventing missing values.
+
+Why this module is long: IMU cleaning, merging and windowing are one pipeline whose steps share their quality counters.
 """
 
 from __future__ import annotations

@@ -4,6 +4,8 @@
 file present, IMU parsed once per video, model window coverage, duplicate ids, class size, split,
 contiguous labels. Every annotation row ends up either in the manifest or in the quarantine
 (rows in = rows kept + rows quarantined).
+
+Why this module is long: the manifest's checks, splits, labels and dense windows are one contract with one writer.
 """
 
 from __future__ import annotations

@@ -111,3 +111,18 @@ def cpu_latency(
     finally:
         torch.set_num_threads(previous_threads)
     return statistics.median(times) / batch
+
+
+def measure_efficiency(model: nn.Module, example_inputs: Inputs, batch: int = 1) -> dict[str, float]:
+    """The one efficiency measurement every model's report uses: GMACs, params, CPU s/clip at ``batch``.
+
+    Fixed protocol (so figures compare across tables): CPU, one thread, 1 warm-up, median of 3 runs.
+    """
+    model = model.cpu().eval()
+    return {
+        "gmacs": count_macs(model, example_inputs),
+        "params": float(count_params(model)),
+        "cpu_latency_sec": cpu_latency(model, example_inputs, batch=batch, warmup=1, repeats=3, threads=1),
+        "latency_batch": float(batch),
+    }
+

@@ -4,7 +4,7 @@ The student reads Parquet only, so dense evaluation clips are *ingested* like an
 :func:`dense_manifest` expands the evaluation rows of a manifest with
 :func:`egodistill.datasets.manifest.dense_clips` into one manifest row per dense window, with
 ``clip_id = f"{segment clip_id}#d{k}"`` (the naming rule that maps a dense clip back to its segment,
-:func:`egodistill.training.student_data.segment_of`) and the dense window as the model window. The
+:func:`segment_of`) and the dense window as the model window. The
 ingest and image-feature passes then run on that manifest into a separate clips root
 (``<workspace>/clips_dense``). :func:`segment_results` groups clip predictions by segment.
 """
@@ -18,7 +18,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from egodistill.datasets.manifest import DenseClipConfig, dense_clips
-from egodistill.training.student_data import DENSE_SEPARATOR, segment_of
+
+DENSE_SEPARATOR = "#d"
+
+
+def segment_of(clip_id: str) -> str:
+    """The labelled segment a (possibly dense, ``<segment>#d<k>``) clip id belongs to."""
+    head, sep, tail = clip_id.rpartition(DENSE_SEPARATOR)
+    return head if sep and tail.isdigit() else clip_id
 
 
 def dense_manifest(
@@ -150,6 +157,8 @@ def per_class_gain(
 
 
 __all__ = [
+    "DENSE_SEPARATOR",
+    "segment_of",
     "SegmentResults",
     "dense_manifest",
     "per_class_accuracy",

@@ -61,10 +61,10 @@ def load_features_config(args: argparse.Namespace):  # -> FeaturesConfig (import
 
 
 def run(args: argparse.Namespace) -> int:
-    from egodistill.cli import run_data_stage
+    from egodistill.clitools import run_data_stage
     from egodistill.features.pipeline import run_features
     from egodistill.features.store import FeaturesOutputError
-    from egodistill.ingest.pipeline import ensure_ray
+    from egodistill.runtime import ensure_ray
 
     cfg = load_features_config(args)
     ensure_ray(cfg.local_num_cpus)

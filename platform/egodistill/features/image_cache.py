@@ -13,6 +13,8 @@ clips already written or quarantined (the pass is resumable), an actor pool
 pool, and the driver writes the rows back ``rows_per_file`` at a time, atomically, under
 ``<workspace>/features/<dataset>/image_<weights>/`` (contract ``image_features``). A row whose JPEGs
 cannot be decoded goes to ``_quarantine/`` with the reason. Rows in = rows written + quarantined.
+
+Why this module is long: the cache pass keeps its plan, actor, writer and reader together like the other data stages (ingest, features).
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ Design
 *Plan on the driver.* Read the id/time/path columns of the clips dataset (never the JPEG columns),
 scan the model folder for clips already written or quarantined (:func:`.store.scan`), group the rest
 by video and cut them into tasks of at most ``clips_per_task`` clips in time order
-(:func:`egodistill.training.data.make_tasks`): each video stretch is decoded once.
+(:func:`egodistill.teacher.data.make_tasks`): each video stretch is decoded once.
 
-*Two Ray Data stages.* CPU tasks decode the dense clips (:func:`egodistill.training.data.decode_task`,
+*Two Ray Data stages.* CPU tasks decode the dense clips (:func:`egodistill.teacher.data.decode_task`,
 the same decoder the teacher trained on, centred on each row's model window, no jitter); an actor
 pool runs the teacher (:class:`.predictor.TeacherPredictor`, one model per actor, ``num_gpus`` when
 the cluster has GPUs) and drops the pixels. Decoding and inference overlap, and the GPU never waits
@@ -39,8 +39,9 @@ from egodistill.features import store
 from egodistill.features.config import FeaturesConfig
 from egodistill.models.config import TeacherConfig
 from egodistill.quarantine import Quarantine, QuarantineEntry
-from egodistill.training import data
-from egodistill.training.dense import ClipSpec
+from egodistill.runtime import configure_data_context
+from egodistill.teacher import data
+from egodistill.teacher.dense import ClipSpec
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class TeacherSource:
 
 def resolve_teacher(cfg: FeaturesConfig) -> TeacherSource:
     from egodistill.models.teachers import teacher_input_spec
-    from egodistill.training import export
+    from egodistill.teacher import export
 
     info: dict[str, Any] = {}
     if cfg.teacher_dir is not None:
@@ -171,7 +172,7 @@ def _dataset_names(clips: str, only: str | None) -> list[str]:
     return names
 
 
-def _feature_table(rows: list[dict[str, Any]], outs: list[dict[str, Any]], src: TeacherSource) -> pa.Table:
+def feature_table(rows: list[dict[str, Any]], outs: list[dict[str, Any]], src: TeacherSource) -> pa.Table:
     feats = np.stack([o["teacher_feature"] for o in outs]).astype(np.float16)
     logits = np.stack([o["teacher_logits"] for o in outs]).astype(np.float32)
     n, d = feats.shape
@@ -233,7 +234,7 @@ def _weights_bytes(cfg: TeacherConfig) -> bytes | None:
 def _actor_resources(cfg: FeaturesConfig) -> tuple[int, float]:
     import ray
 
-    from egodistill.training.ray_wiring import cluster_has_gpus
+    from egodistill.runtime import cluster_has_gpus
 
     gpus = float(ray.cluster_resources().get("GPU", 0.0)) if cluster_has_gpus() else 0.0
     per = cfg.num_gpus_per_actor if cfg.num_gpus_per_actor is not None else (1.0 if gpus else 0.0)
@@ -277,7 +278,7 @@ def run_features(cfg: FeaturesConfig) -> FeaturesSummary:
         )  # fmt: skip
         files = processed = 0
         if tasks:
-            data.configure_data_context(cfg.progress_bars)
+            configure_data_context(cfg.progress_bars)
             ds = data.clip_dataset(
                 [{k: t[k] for k in ("video_path", "items_json", "num_items")} for t in tasks],
                 src.clip,
@@ -376,7 +377,7 @@ def _write_task(
         files += 1
     if good:
         store.write_features(
-            _feature_table([r for r, _ in good], [o for _, o in good], src),
+            feature_table([r for r, _ in good], [o for _, o in good], src),
             store.data_file(directory, task["video_id"], part),
             fp,
             src.description,

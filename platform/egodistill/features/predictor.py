@@ -3,7 +3,7 @@
 Built once per actor (``map_batches`` with an ``ActorPoolStrategy``), on the GPU Ray assigned to it
 when there is one (``num_gpus``), else on the CPU; a local checkpoint travels as bytes from the
 driver, so actors on other nodes need no shared filesystem. Each call takes a batch of decoded clip rows
-(:mod:`egodistill.training.data`), runs the teacher on the rows that decoded (centre crop,
+(:mod:`egodistill.teacher.data`), runs the teacher on the rows that decoded (centre crop,
 normalisation, autocast on CUDA) and returns the same rows *without* the heavy ``clip`` column plus
 ``teacher_feature`` (float16) and ``teacher_logits`` (float32). Rows that failed upstream keep their
 reason; rows whose output is not finite (e.g. a feature beyond float16's range) get
@@ -58,7 +58,7 @@ class TeacherPredictor:
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         import torch
 
-        from egodistill.training.augment import model_input
+        from egodistill.teacher.augment import model_input
         from egodistill.training.ray_wiring import autocast
 
         ok = np.asarray(batch["ok"], dtype=bool).copy()

@@ -77,9 +77,10 @@ def load_ingest_config(args: argparse.Namespace):  # -> IngestConfig (import kep
 
 
 def run(args: argparse.Namespace) -> int:
-    from egodistill.cli import run_data_stage
-    from egodistill.ingest.pipeline import ensure_ray, run_ingest
+    from egodistill.clitools import run_data_stage
+    from egodistill.ingest.pipeline import run_ingest
     from egodistill.ingest.store import IngestOutputError
+    from egodistill.runtime import ensure_ray
 
     cfg = load_ingest_config(args)
     ensure_ray(cfg.resources.local_num_cpus)

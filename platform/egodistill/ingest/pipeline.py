@@ -321,17 +321,3 @@ def run_ingest(cfg: IngestConfig, on_video: Callable[[dict[str, Any]], None] | N
     for line in summary.lines():
         log.info(line)
     return summary
-
-
-def ensure_ray(local_num_cpus: int | None = None) -> None:
-    """Join the cluster named by RAY_ADDRESS, or start a local Ray (optionally with ``local_num_cpus``)."""
-    import os
-
-    import ray
-
-    if ray.is_initialized():
-        return
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init()
-    else:
-        ray.init(num_cpus=local_num_cpus)

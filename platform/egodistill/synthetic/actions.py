@@ -49,6 +49,8 @@ Which verbs does a single frame separate, and which need motion (the science of 
 (yaw/pitch ~ N(0, 6 deg), lean ~ N(0, 3 cm)): ``delta = rho c + sqrt(1 - rho^2) r``. At rho = 0 the
 IMU of take/put/open/close is independent of which of the pair happened (it still shows *that*
 the head moved, unlike cut/pour/mix).
+
+Why this module is long: the verb table is one list of physically consistent action definitions; splitting it would scatter the world's design.
 """
 
 from __future__ import annotations

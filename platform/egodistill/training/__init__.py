@@ -1,9 +1,8 @@
-"""Training: Ray Train wiring shared by all jobs, the teacher job and its per-worker loop.
+"""The training engine every method runs on: Ray Train wiring and one epoch loop.
 
 Modules: :mod:`.ray_wiring` (TorchTrainer from typed settings, checkpoint save/restore, DDP, AMP),
-:mod:`.config` (the teacher job's config and presets), :mod:`.dense` (dense clip geometry and
-decoding), :mod:`.data` (Ray Data datasets of dense clips), :mod:`.augment` (clip augmentation),
-:mod:`.classifiers` (teacher or single-frame baseline), :mod:`.teacher_loop` (per-worker loop),
-:mod:`.teacher` (the job's driver), :mod:`.export` (trained-teacher directory),
-:mod:`.teacher_cli` (``egodistill teacher``). Nothing heavy is imported here.
+:mod:`.loop` (the epoch engine a method hands a model builder, a step and an evaluation hook),
+:mod:`.optim` (one optimizer/schedule config), :mod:`.failure` (one failure-injection hook),
+:mod:`.evaluator` (one per-segment evaluator), :mod:`.export` (one three-file model export).
+Nothing heavy is imported here.
 """

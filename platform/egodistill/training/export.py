@@ -1,98 +1,73 @@
-"""A trained teacher as a directory the features pass (and anyone else) can load without Ray.
+"""One export format for every trained model: three files written atomically, loadable without Ray.
 
-Layout of ``<workspace>/checkpoints/teachers/<dataset>/<model-name>/``::
-
-    teacher.pt     TeacherModel.state_dict() (keys "net.*"), loadable with weights_only=True
-    teacher.yaml   the TeacherConfig to rebuild it (weights: teacher.pt, relative to this folder)
-    teacher.json   what it is and how good: dataset, classes, clip geometry, per-segment top-1,
-                   GMACs / params / CPU latency, MLflow run id, the Ray checkpoint it came from
-
-``load_teacher`` rebuilds the model through :func:`egodistill.models.build_teacher`, so the zoo's
-weight-loading rules (and its clear errors) apply.
+``<kind>.pt`` (the state dict, loadable with ``torch.load(..., weights_only=True)``), ``<kind>.yaml``
+(the typed config that rebuilds the model) and ``<kind>.json`` (what it is and how good: data, classes,
+metrics, efficiency, MLflow run, the Ray checkpoint it came from). The weights are written first, so a
+config never points at nothing; the teacher (``teacher.*``) and the students (``student.*``) share it.
 """
 
 from __future__ import annotations
 
-import hashlib
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from egodistill.models.config import TeacherConfig
+from egodistill.config import StrictConfig
 from egodistill.storage import atomic_write_bytes
 
-WEIGHTS_FILE = "teacher.pt"
-CONFIG_FILE = "teacher.yaml"
-INFO_FILE = "teacher.json"
 
-
-def export_dir(workspace: str | Path, dataset: str, model_name: str) -> Path:
-    return Path(workspace).expanduser().absolute() / "checkpoints" / "teachers" / dataset / model_name
+def files(kind: str) -> tuple[str, str, str]:
+    """(weights, config, info) file names of a ``kind`` export."""
+    return f"{kind}.pt", f"{kind}.yaml", f"{kind}.json"
 
 
 def write_export(
-    directory: str | Path, model_state: dict[str, Any], cfg: TeacherConfig, info: dict[str, Any]
-) -> Path:
-    """Write the three files atomically (weights first, so a config never points at nothing)."""
-    import io
-
+    directory: str | Path, kind: str, model_state: dict[str, Any], cfg: StrictConfig, info: dict[str, Any],
+    config_update: dict[str, Any] | None = None,
+) -> Path:  # fmt: skip
+    """Write the three files of a ``kind`` export atomically; returns the directory."""
     import torch
 
+    weights, config, info_file = files(kind)
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
     buf = io.BytesIO()
     torch.save(model_state, buf)
-    atomic_write_bytes(str(d / WEIGHTS_FILE), buf.getvalue())
-    cfg_dump = cfg.model_copy(update={"weights": WEIGHTS_FILE}).model_dump(mode="json")
-    atomic_write_bytes(str(d / CONFIG_FILE), yaml.safe_dump(cfg_dump, sort_keys=False).encode())
-    atomic_write_bytes(str(d / INFO_FILE), json.dumps(info, indent=1, default=str).encode())
+    atomic_write_bytes(str(d / weights), buf.getvalue())
+    dump = cfg.model_copy(update=config_update or {}).model_dump(mode="json")
+    atomic_write_bytes(str(d / config), yaml.safe_dump(dump, sort_keys=False).encode())
+    atomic_write_bytes(str(d / info_file), json.dumps(info, indent=1, default=str).encode())
     return d
 
 
-def read_config(directory: str | Path) -> TeacherConfig:
-    """The export's TeacherConfig with ``weights`` made absolute."""
+def read_config_data(directory: str | Path, kind: str, hint: str) -> dict[str, Any]:
+    """The raw config mapping of a ``kind`` export; a clear error when it is not one."""
     d = Path(directory).expanduser().absolute()
-    path = d / CONFIG_FILE
+    path = d / files(kind)[1]
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{d} is not a teacher export: {CONFIG_FILE} missing (train one with `egodistill teacher`)"
-        )
-    try:
-        cfg = TeacherConfig.model_validate(yaml.safe_load(path.read_text()))
-    except Exception as e:
-        raise ValueError(f"{path}: not a valid teacher config: {e}") from e
-    weights = cfg.weights
-    if weights not in ("none", "torchvision") and not Path(weights).is_absolute():
-        weights = str(d / weights)
-    return cfg.model_copy(update={"weights": weights})
+        raise FileNotFoundError(f"{d} is not a {kind} export: {path.name} missing ({hint})")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: not a {kind} config (expected a mapping)")
+    return data
 
 
-def read_info(directory: str | Path) -> dict[str, Any]:
-    path = Path(directory) / INFO_FILE
+def read_info(directory: str | Path, kind: str) -> dict[str, Any]:
+    path = Path(directory) / files(kind)[2]
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def weights_digest(cfg: TeacherConfig) -> str:
-    """sha1 of the weights file (what the features fingerprint pins), or the weights keyword."""
-    if cfg.weights in ("none", "torchvision"):
-        return cfg.weights
-    h = hashlib.sha1()
-    with open(cfg.weights, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+def read_weights(directory: str | Path, kind: str) -> dict[str, Any]:
+    """The export's state dict (``weights_only=True``)."""
+    import torch
+
+    path = Path(directory) / files(kind)[0]
+    if not path.is_file():
+        raise FileNotFoundError(f"{Path(directory)} is not a {kind} export: {path.name} missing")
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
-def load_teacher(directory: str | Path):
-    """(TeacherModel in eval mode, its TeacherConfig) from an export directory."""
-    from egodistill.models.teachers import build_teacher
-
-    cfg = read_config(directory)
-    model = build_teacher(cfg)
-    model.eval()
-    return model, cfg
-
-
-__all__ = ["export_dir", "load_teacher", "read_config", "read_info", "weights_digest", "write_export"]
+__all__ = ["files", "read_config_data", "read_info", "read_weights", "write_export"]

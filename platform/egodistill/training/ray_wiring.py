@@ -20,6 +20,8 @@ Checkpoint layout (one directory per epoch, ``epoch-NNNN``)::
     meta.json   {"epoch": ..., "metrics": {...}} for humans and tools that do not load torch
 
 ``epoch`` is the index of the last *completed* epoch (0-based); a resumed run starts at epoch + 1.
+
+Why this module is long: it is the single adapter between typed settings and Ray Train (trainer, checkpoints, restore, DDP, AMP), kept together so every job shares it.
 """
 
 from __future__ import annotations
@@ -94,16 +96,11 @@ class TrainerSettings(StrictConfig):
     )
 
 
-def cluster_has_gpus() -> bool:
-    """Whether the connected Ray cluster offers any GPU (Ray must be initialised)."""
-    import ray
-
-    return float(ray.cluster_resources().get("GPU", 0.0)) > 0.0
-
-
 def scaling_config(s: ScalingSettings):
     """Ray Train ``ScalingConfig`` from the settings (GPU use resolved against the cluster)."""
     from ray.train import ScalingConfig
+
+    from egodistill.runtime import cluster_has_gpus
 
     use_gpu = cluster_has_gpus() if s.use_gpu is None else s.use_gpu
     resources: dict[str, float] = {"CPU": s.cpus_per_worker, **s.resources_per_worker}
@@ -453,7 +450,6 @@ __all__ = [
     "apply_state",
     "autocast",
     "build_trainer",
-    "cluster_has_gpus",
     "fit",
     "grad_scaler",
     "local_checkpoint",

@@ -58,7 +58,7 @@ def load(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from egodistill.config import ConfigError
-    from egodistill.ingest.pipeline import ensure_ray
+    from egodistill.runtime import ensure_ray
     from egodistill.tuning.sweep import TUNE_DIR, run_sweep
 
     cfg = load(args)

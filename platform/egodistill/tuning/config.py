@@ -60,10 +60,12 @@ class AshaSettings(StrictConfig):
 
 
 class SweepConfig(StrictConfig):
-    """A Ray Tune sweep over ``DistillJobConfig`` values (see ``tuning/spaces.yaml``)."""
+    """A Ray Tune sweep over one method stage's job config values (see ``tuning/spaces.yaml``)."""
 
     name: str = Field("sweep", pattern=r"^[A-Za-z0-9_.-]+$", description="<workspace>/sweeps/<name>/")
     workspace: str = "workspace"
+    method: str = Field("egodistill", description="the method whose stage the trials train (egodistill.methods)")
+    stage: str = Field("distill", description="the stage of that method the trials train")
     job_preset: Literal["paper", "demo", "smoke"] = "paper"
     job: dict[str, Any] = Field(default_factory=dict, description="DistillJobConfig values over job_preset")
     space: dict[str, ParamSpace] = Field(default_factory=dict, description="dotted job key -> distribution")

@@ -25,7 +25,7 @@ from typing import Any
 from ray import tune
 
 from egodistill import tracking
-from egodistill.config import _apply, deep_merge, dump_config
+from egodistill.config import apply_dotted, deep_merge, dump_config
 from egodistill.tuning import placement
 from egodistill.tuning.config import SweepConfig
 
@@ -85,26 +85,27 @@ def _fmt(v: Any) -> str:
 
 
 def job_values(cfg: SweepConfig) -> dict[str, Any]:
-    """The trials' common DistillJobConfig values: student preset < ``cfg.job``; workspace and tracking."""
-    from egodistill.training.student_cli import _preset
+    """The trials' common job values: the method's preset < ``cfg.job``; workspace and tracking."""
+    from egodistill.methods import job_preset
 
-    values = deep_merge(_preset("distill", cfg.job_preset), cfg.job)
+    values = deep_merge(job_preset(cfg.method, cfg.stage, cfg.job_preset), cfg.job)
     values["workspace"] = str(cfg.ws())
     values["tracking"] = deep_merge(cfg.tracking.model_dump(mode="json"), values.get("tracking") or {})
     return values
 
 
-def trial_job(base: dict[str, Any], params: dict[str, Any], name: str):
-    """A validated DistillJobConfig: ``base`` with the dotted ``params`` applied and the student ``name``."""
+def trial_job(base: dict[str, Any], params: dict[str, Any], name: str, method: str = "egodistill",
+              stage: str = "distill"):  # fmt: skip
+    """The method's validated job config: ``base`` with the dotted ``params`` applied and the student ``name``."""
     from egodistill.config import ConfigError
-    from egodistill.training.student_jobs import DistillJobConfig
+    from egodistill.methods import job_config_class
 
     values = deep_merge(base, {})
     for key, value in params.items():
-        _apply(values, key.split("."), value)
+        apply_dotted(values, key.split("."), value)
     values["name"] = name
     try:
-        return DistillJobConfig.model_validate(values)
+        return job_config_class(method, stage).model_validate(values)
     except Exception as e:  # pydantic.ValidationError
         raise ConfigError(f"sweep job config is invalid: {e}") from None
 
@@ -122,9 +123,10 @@ def _sample(space: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trial(
-    config: dict[str, Any], *, base: dict[str, Any], parent: Any, sweep_name: str, metric: str, registry: str
+    config: dict[str, Any], *, base: dict[str, Any], parent: Any, sweep_name: str, metric: str, registry: str,
+    method: str = "egodistill", stage: str = "distill",
 ) -> None:
-    """Tune function trainable: build the trial's DistillJobConfig and fit it with Ray Train.
+    """Tune function trainable: build the trial's job config and fit it with Ray Train.
 
     The Ray Train run reports every epoch to Tune (``TuneReportCallback``), so ASHA can stop the
     trial at a rung; its placement group is registered so the driver can free it then.
@@ -132,12 +134,12 @@ def _trial(
     from ray import tune
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    from egodistill.training.student_jobs import run_distill
+    from egodistill.methods import stage_runner
 
     trial_id = tune.get_context().get_trial_id()
-    cfg = trial_job(base, config, f"{sweep_name}-{trial_id}")
+    cfg = trial_job(base, config, f"{sweep_name}-{trial_id}", method, stage)
     callbacks = [TuneReportCallback(), *placement.register_callback(registry, trial_id)]
-    out = run_distill(cfg, parent_run=parent, train_callbacks=callbacks)
+    out = stage_runner(method, stage)(cfg, parent_run=parent, train_callbacks=callbacks)
     final = {k: v for k, v in out.metrics.items() if isinstance(v, (int, float))}
     final.update({"eval_segment_top1": out.segment_top1, "mlflow_run_id": out.run_id or "", "done": True})
     if out.segments is not None and metric == "val_segment_top1":
@@ -248,17 +250,17 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler
 
-    from egodistill.ingest.pipeline import ensure_ray
-    from egodistill.models.config import VARIANTS
-    from egodistill.training.student_jobs import prepare_inputs
+    from egodistill.runtime import ensure_ray
+    from egodistill.student.products import StudentInputsConfig, run_student_inputs
 
     t0 = time.perf_counter()
     ensure_ray()
     base = job_values(cfg)
-    probe = trial_job(base, _sample(cfg.space), f"{cfg.name}-probe")  # fail before any trial on a bad config
-    epochs = probe.optim.epochs or (150 if probe.data.dataset == "ego4d" else 50)
-    # build the shared caches (image features, dense clips) once, before trials run side by side
-    prepare_inputs(probe, need_teacher=VARIANTS[probe.student.variant].distill, with_eval=True)
+    probe = trial_job(base, _sample(cfg.space), f"{cfg.name}-probe", cfg.method, cfg.stage)  # fail before any trial
+    epochs = int(probe.optim.epochs or 1)  # resolved by the job config (the method's paper default)
+    # the data stage once, before trials run side by side (it reuses whatever is complete)
+    for line in run_student_inputs(StudentInputsConfig.for_job(probe.workspace, probe.data, probe.student)).lines():
+        log.info(line)
 
     sweep_dir = cfg.sweep_dir()
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -280,6 +282,8 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
             sweep_name=cfg.name,
             metric=cfg.metric,
             registry=registry,
+            method=cfg.method,
+            stage=cfg.stage,
         ),
         {"cpu": cfg.trial_cpus},
     )
@@ -334,7 +338,7 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
         tracking.end_run(parent, "FAILED")
         raise
     best_params = {k: best.config[k] for k in cfg.space}
-    best_cfg = trial_job(base, best_params, f"{cfg.name}-best")
+    best_cfg = trial_job(base, best_params, f"{cfg.name}-best", cfg.method, cfg.stage)
     best_file = sweep_dir / BEST_FILE
     tmp = best_file.with_suffix(".yaml.tmp")
     tmp.write_text(dump_config(best_cfg))

@@ -18,6 +18,8 @@ Choices (synthetic, documented):
   verbs. A share ``invalid_action_rate`` is planted invalid: ``rejected`` (``is_rejected``, no
   critical frames, like real rejected rows), ``invalid_annotation`` (``is_invalid_annotation``) or
   ``not_valid`` (``is_valid_action`` false). Annotated intervals are 5 min long with 8 s padding.
+
+Why this module is long: the Ego4D layout writer mirrors the real release's files one by one (metadata, annotations, IMU, boxes).
 """
 
 from __future__ import annotations

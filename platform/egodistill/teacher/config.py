@@ -18,6 +18,8 @@ from egodistill.config import StrictConfig
 from egodistill.datasets.manifest import DenseClipConfig
 from egodistill.models.config import TeacherConfig
 from egodistill.tracking import TrackingConfig
+from egodistill.training.failure import FailOnce
+from egodistill.training.optim import OptimSettings
 from egodistill.training.ray_wiring import TrainerSettings
 
 
@@ -87,30 +89,12 @@ class AugmentConfig(StrictConfig):
         return self
 
 
-class OptimConfig(StrictConfig):
-    """AdamW with linear warm-up then cosine decay, stepped per epoch (seed: 50 epochs, lr 1e-4, batch 64)."""
-
-    epochs: int = Field(50, ge=1)
-    batch_size: int = Field(64, ge=1, description="global batch; each worker takes batch_size / num_workers")
-    lr: float = Field(1e-4, gt=0)
-    weight_decay: float = Field(0.05, ge=0)
-    warmup_epochs: int = Field(0, ge=0)
-    min_lr_ratio: float = Field(0.01, ge=0, le=1, description="final lr = lr * min_lr_ratio (cosine)")
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    eval_every: int = Field(1, ge=1, description="evaluate every N epochs (and always after the last)")
-    eval_batch_size: int = Field(32, ge=1)
+#: The teacher's fine-tuning recipe (seed: 50 epochs, lr 1e-4, batch 64): AdamW, cosine schedule.
+TEACHER_OPTIM = {"epochs": 50, "weight_decay": 0.05, "schedule": "cosine", "eval_batch_size": 32}
 
 
-class FailOnce(StrictConfig):
-    """Failure injection for tests and drills: raise once in one worker, mid-epoch.
-
-    The ``marker`` file is created just before raising, so the restarted attempt does not fail again.
-    """
-
-    epoch: int = Field(..., ge=0)
-    rank: int = Field(1, ge=0)
-    after_batches: int = Field(1, ge=0, description="raise before batch N (or at the epoch's end if shorter)")
-    marker: str
+def teacher_optim(**overrides: Any) -> OptimSettings:
+    return OptimSettings(**{**TEACHER_OPTIM, **overrides})
 
 
 class SingleFrameConfig(StrictConfig):
@@ -132,13 +116,21 @@ class TeacherJobConfig(StrictConfig):
     teacher: TeacherConfig = Field(default_factory=TeacherConfig)
     data: DataSettings = Field(default_factory=DataSettings)
     augment: AugmentConfig = Field(default_factory=AugmentConfig)
-    optim: OptimConfig = Field(default_factory=OptimConfig)
+    optim: OptimSettings = Field(default_factory=teacher_optim)
     trainer: TrainerSettings = Field(default_factory=TrainerSettings)
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     single_frame: SingleFrameConfig = Field(default_factory=SingleFrameConfig)
     seed: int = 0
     efficiency: bool = Field(True, description="measure GMACs, params and CPU latency of the trained model")
     fail_once: FailOnce | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _teacher_recipe(cls, data: Any) -> Any:
+        """Optimiser keys not given take the teacher's recipe, not the students' defaults."""
+        if isinstance(data, dict) and isinstance(data.get("optim"), dict):
+            return {**data, "optim": {**TEACHER_OPTIM, **data["optim"]}}
+        return data
 
     @property
     def name(self) -> str:

@@ -38,7 +38,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from egodistill.training.dense import ClipRequest, ClipSpec, decode_clips, sample_centre
+from egodistill.teacher.dense import ClipRequest, ClipSpec, decode_clips, sample_centre
 
 log = logging.getLogger(__name__)
 
@@ -287,22 +287,10 @@ def clip_dataset(
     )
 
 
-def configure_data_context(progress_bars: bool = False) -> None:
-    """Quiet, order-free Ray Data execution on the driver (rows carry their own ids)."""
-    from ray.data import DataContext
-
-    ctx = DataContext.get_current()
-    ctx.enable_progress_bars = progress_bars
-    ctx.enable_operator_progress_bars = progress_bars
-    ctx.execution_options.preserve_order = False
-    ctx.print_on_execution_start = False
-
-
 __all__ = [
     "ROW_COLUMNS",
     "class_names",
     "clip_dataset",
-    "configure_data_context",
     "decode_task",
     "eval_items",
     "load_rows",

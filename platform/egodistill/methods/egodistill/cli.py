@@ -5,22 +5,21 @@
                           --init-from ws/checkpoints/students/ego4d/egodistill-pretrain
     egodistill experiment --workspace ws --dataset ego4d --preset demo [--ablation no_kd ...]
 
-The workspace must hold the clips (``<ws>/clips``), the teacher features (``<ws>/features/<dataset>/<teacher>``)
-and the manifest (``<ws>/manifests/<dataset>.parquet``, for the dense evaluation clips); the image-feature
-cache and ``<ws>/clips_dense`` are built on first use. Config sources, later wins: ``--preset`` (paper |
+The workspace must hold the student inputs that ``egodistill student-inputs`` builds (dense evaluation
+clips, the image-feature cache and the joined table); a job that finds them missing stops before Ray
+starts, naming that command. Config sources, later wins: ``--preset`` (paper |
 demo | smoke, default paper) < ``--config FILE`` < the flags < ``--set KEY=VALUE``.
 
 The three subcommands are :class:`~egodistill.cli.Subcommand` objects (``pretrain``, ``distill``,
-``experiment``) that ``cli.SUBCOMMANDS`` names as ``egodistill.training.student_cli:<name>``.
+``experiment``) that ``cli.SUBCOMMANDS`` names as ``egodistill.methods.egodistill.cli:<name>``.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 from typing import Any
 
-from egodistill.cli import Subcommand
+from egodistill.clitools import Subcommand
 from egodistill.config import add_config_arguments
 
 
@@ -44,18 +43,9 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _preset(kind: str, preset: str) -> dict[str, Any]:
-    from egodistill.training.student_jobs import PRESETS
+    from egodistill.methods.egodistill.config import job_preset
 
-    p = copy.deepcopy(PRESETS[preset])
-    if kind == "experiment":
-        return p
-    out = {k: p[k] for k in ("student", "trainer") if k in p}
-    optim = p.get(f"{kind}_optim")
-    if optim:
-        out["optim"] = optim
-    if kind == "distill" and "latency_batch" in p:
-        out["latency_batch"] = p["latency_batch"]
-    return out
+    return job_preset(kind, preset)
 
 
 def _flags(args: argparse.Namespace, kind: str) -> dict[str, Any]:
@@ -87,7 +77,8 @@ def _flags(args: argparse.Namespace, kind: str) -> dict[str, Any]:
 def load_job_config(args: argparse.Namespace, kind: str):
     """Preset < --config < flags < --set, validated as the job's config class."""
     from egodistill.config import load_config
-    from egodistill.training.student_jobs import DistillJobConfig, ExperimentConfig, PretrainJobConfig
+    from egodistill.methods.egodistill.config import DistillJobConfig, PretrainJobConfig
+    from egodistill.methods.egodistill.experiment import ExperimentConfig
 
     cls = {"pretrain": PretrainJobConfig, "distill": DistillJobConfig, "experiment": ExperimentConfig}[kind]
     return load_config(
@@ -96,7 +87,7 @@ def load_job_config(args: argparse.Namespace, kind: str):
 
 
 def _start_ray(args: argparse.Namespace) -> None:
-    from egodistill.ingest.pipeline import ensure_ray
+    from egodistill.runtime import ensure_ray
 
     ensure_ray(args.num_cpus)
 
@@ -111,9 +102,11 @@ def _pretrain_args(p: argparse.ArgumentParser) -> None:
 
 
 def _pretrain_run(args: argparse.Namespace) -> int:
-    from egodistill.training.student_jobs import run_pretrain
+    from egodistill.methods.egodistill.jobs import run_pretrain
+    from egodistill.student.driver import require_inputs
 
     cfg = load_job_config(args, "pretrain")
+    require_inputs(cfg, needs_teacher=True, evaluates=False)
     _start_ray(args)
     print("\n".join(run_pretrain(cfg).lines()))
     return 0
@@ -134,9 +127,12 @@ def _distill_args(p: argparse.ArgumentParser) -> None:
 
 
 def _distill_run(args: argparse.Namespace) -> int:
-    from egodistill.training.student_jobs import run_distill
+    from egodistill.methods.egodistill.jobs import run_distill
+    from egodistill.models.config import VARIANTS
+    from egodistill.student.driver import require_inputs
 
     cfg = load_job_config(args, "distill")
+    require_inputs(cfg, needs_teacher=VARIANTS[cfg.student.variant].distill, evaluates=True)
     _start_ray(args)
     print("\n".join(run_distill(cfg).lines()))
     return 0
@@ -160,7 +156,7 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
 
 
 def _experiment_run(args: argparse.Namespace) -> int:
-    from egodistill.training.student_jobs import run_experiment
+    from egodistill.methods.egodistill.experiment import run_experiment
 
     cfg = load_job_config(args, "experiment")
     _start_ray(args)

@@ -51,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_teacher_config(args: argparse.Namespace):  # -> TeacherJobConfig (imports kept lazy)
     """Preset < --config file < flags < --set, validated as a TeacherJobConfig."""
     from egodistill.config import load_config
-    from egodistill.training.config import PRESETS, TeacherJobConfig
+    from egodistill.teacher.config import PRESETS, TeacherJobConfig
 
     flags = {
         "data.manifest": args.manifest,
@@ -73,8 +73,8 @@ def load_teacher_config(args: argparse.Namespace):  # -> TeacherJobConfig (impor
 
 
 def run(args: argparse.Namespace) -> int:
-    from egodistill.ingest.pipeline import ensure_ray
-    from egodistill.training.teacher import compare_single_frame, run_teacher
+    from egodistill.runtime import ensure_ray
+    from egodistill.teacher.job import compare_single_frame, run_teacher
 
     cfg = load_teacher_config(args)
     ensure_ray(args.num_cpus)

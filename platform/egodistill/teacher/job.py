@@ -3,7 +3,7 @@
 Steps: read the clip rows (manifest or clips dataset) -> build two lazy Ray Data datasets of dense
 clips decoded from the videos (training clips with temporal jitter, evaluation clips densely
 covering each segment) -> open an MLflow run (params) -> ``TorchTrainer`` runs
-:func:`~egodistill.training.teacher_loop.train_loop` on N workers (checkpoint every epoch, resume
+:func:`~egodistill.teacher.step.train_loop` (the shared epoch engine) on N workers (checkpoint every epoch, resume
 after a failure) -> export the final model (:mod:`.export`) -> GMACs, parameters and CPU latency
 per clip -> log the final metrics, the export, the last Ray checkpoint and the per-segment
 evaluation table to MLflow.
@@ -30,9 +30,11 @@ import pyarrow.compute as pc
 from egodistill import tracking
 from egodistill.config import ConfigError, dump_config
 from egodistill.models.config import TeacherConfig
-from egodistill.training import classifiers, data, export, ray_wiring
-from egodistill.training.config import TeacherJobConfig
-from egodistill.training.dense import ClipSpec
+from egodistill.runtime import configure_data_context
+from egodistill.teacher import classifiers, data, export
+from egodistill.teacher.config import TeacherJobConfig
+from egodistill.teacher.dense import ClipSpec
+from egodistill.training import ray_wiring
 
 log = logging.getLogger(__name__)
 
@@ -105,22 +107,30 @@ def clip_spec_for(model_spec: dict[str, Any], decode_size: int | None) -> ClipSp
 def _efficiency(model, spec) -> dict[str, float]:
     import torch
 
-    from egodistill.evaluation.efficiency import count_macs, count_params, cpu_latency
+    from egodistill.evaluation.efficiency import measure_efficiency
 
-    x = torch.rand(1, 3, spec.num_frames, spec.crop_size, spec.crop_size)
-    model = model.cpu().eval()
-    return {
-        "gmacs": count_macs(model, (x,)),
-        "params": float(count_params(model)),
-        "cpu_latency_sec": cpu_latency(model, (x,), warmup=2, repeats=10, threads=1),
-    }
+    return measure_efficiency(model, (torch.rand(1, 3, spec.num_frames, spec.crop_size, spec.crop_size),))
+
+
+def weights_hash(cfg: TeacherJobConfig, model_spec: dict[str, Any]) -> str:
+    """Short hash of what shapes the weights (model, data, augmentation, optimiser, seed): a changed
+    one trains a fresh Ray Train run instead of resuming a checkpoint that does not fit."""
+    import hashlib
+    import json
+
+    shaping = {"model": model_spec, **cfg.model_dump(mode="json", include={"data", "augment", "optim", "seed"})}
+    return hashlib.sha1(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
 def _segment_table(rows: pa.Table, per_segment: dict[str, Any] | None, classes: list[str]) -> pa.Table | None:
     if not per_segment:
         return None
     labels = rows.column("label").to_pylist()
-    preds = per_segment["pred"]
+    by_row = {int(k): i for i, k in enumerate(per_segment["segment_id"])}
+    at = [by_row.get(r) for r in range(rows.num_rows)]
+    preds = [int(per_segment["pred"][i]) if i is not None else -1 for i in at]
+    confidence = [float(per_segment["confidence"][i]) if i is not None else 0.0 for i in at]
+    clips = [int(per_segment["num_clips"][i]) if i is not None else 0 for i in at]
     return pa.table(
         {
             "clip_id": rows.column("clip_id"),
@@ -130,8 +140,8 @@ def _segment_table(rows: pa.Table, per_segment: dict[str, Any] | None, classes: 
             "pred": pa.array(preds, pa.int32()),
             "pred_verb": pa.array([classes[p] if p >= 0 else None for p in preds]),
             "correct": pa.array([p == y for p, y in zip(preds, labels, strict=True)]),
-            "confidence": pa.array(per_segment["confidence"], pa.float32()),
-            "num_dense_clips": pa.array(per_segment["clips"], pa.int32()),
+            "confidence": pa.array(confidence, pa.float32()),
+            "num_dense_clips": pa.array(clips, pa.int32()),
         }
     )
 
@@ -185,7 +195,7 @@ def run_teacher(
         eval_items, _ = data.eval_items(eval_rows, cfg.data.dense)
         eval_tasks = data.make_tasks(eval_items, cfg.data.clips_per_task)
         datasets["val"] = data.clip_dataset(eval_tasks, clip_spec, **common)
-    data.configure_data_context()
+    configure_data_context()
 
     params = {
         **tracking.flatten(cfg),
@@ -214,11 +224,12 @@ def run_teacher(
                 "job": cfg.model_dump(mode="json"),
                 "model": model_spec,
                 "num_segments": eval_rows.num_rows,
+                "has_val": bool(eval_rows.num_rows),
                 "run_ref": run,
             },
             cfg.trainer,
             workspace=cfg.workspace,
-            name=f"teacher-{dataset}-{name}",
+            name=f"teacher-{dataset}-{name}-{weights_hash(cfg, model_spec)}",
             datasets=datasets,
         )
         log.info(
@@ -282,7 +293,7 @@ def run_teacher(
 
 
 def _train_loop():
-    from egodistill.training.teacher_loop import train_loop
+    from egodistill.teacher.step import train_loop
 
     return train_loop
 

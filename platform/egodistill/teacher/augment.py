@@ -8,9 +8,9 @@ wants ``(B, 3, T, crop, crop)`` float, normalised with its :class:`~egodistill.m
   ``crop`` x ``crop``, then colour jitter (brightness, contrast, saturation); the same crop and
   colour change apply to every frame of a clip, so motion between frames is untouched.
 
-There is deliberately no horizontal flip (see :class:`~egodistill.training.config.AugmentConfig`):
+There is deliberately no horizontal flip (see :class:`~egodistill.teacher.config.AugmentConfig`):
 it would turn ``turn-left`` into ``turn-right``. Temporal jitter happens earlier, when the clip centre
-is drawn (:func:`~egodistill.training.dense.sample_centre`).
+is drawn (:func:`~egodistill.teacher.dense.sample_centre`).
 
 Running on the training device keeps the CPUs for decoding when a GPU is present.
 """
@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from egodistill.models.config import InputSpec
-from egodistill.training.config import AugmentConfig
+from egodistill.teacher.config import AugmentConfig
 
 _GREY = (0.299, 0.587, 0.114)
 

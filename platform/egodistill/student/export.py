@@ -1,0 +1,71 @@
+"""A trained student as a directory anyone can load without Ray (the shared three-file export).
+
+``<ws>/checkpoints/students/<dataset>/<name>-<stage>/``: ``student.pt`` (the full state dict, f_I
+included), ``student.yaml`` (the :class:`~egodistill.models.config.StudentConfig` that rebuilds it),
+``student.json`` (stage, variant, classes, metrics, MLflow run, Ray checkpoint), written atomically by
+:mod:`egodistill.training.export`; plus, when tracked, an MLflow pytorch/pyfunc model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from egodistill import tracking
+from egodistill.models.config import StudentConfig
+from egodistill.training import export as model_export
+
+KIND = "student"
+WEIGHTS_FILE, CONFIG_FILE, INFO_FILE = model_export.files(KIND)
+
+
+def load_trained(scfg: StudentConfig, state: dict[str, Any]):
+    """A full student from a worker checkpoint (which leaves out the frozen f_I when features were cached)."""
+    from egodistill.models.student import build_student
+
+    model = build_student(scfg)
+    result = model.load_state_dict(state, strict=False)
+    bad = [k for k in result.missing_keys if not k.startswith("image_encoder.")] + list(result.unexpected_keys)
+    if bad:
+        raise RuntimeError(f"checkpoint does not fit the student: {bad[:5]}")
+    return model
+
+
+def save_student(directory: Path, model, scfg: StudentConfig, info: dict[str, Any], run) -> None:
+    """The three files, then (when tracked) the export and an MLflow pytorch model as artifacts."""
+    model_export.write_export(directory, KIND, model.state_dict(), scfg, info)
+    tracking.log_artifact(run, directory, "student")
+    if run is not None:
+        import shutil
+        import tempfile
+
+        import mlflow.pytorch
+
+        with tempfile.TemporaryDirectory() as tmpdir:
+            path = Path(tmpdir) / "mlflow_model"
+            mlflow.pytorch.save_model(
+                model.cpu().eval(), str(path), serialization_format="pickle",
+                pip_requirements=["torch", "torchvision"],
+            )  # fmt: skip
+            tracking.log_artifact(run, path, "mlflow_model")
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def load_student(directory: str | Path):
+    """(student in eval mode, its StudentConfig, its info) from an export directory."""
+    from egodistill.models.student import build_student
+
+    d = Path(directory).expanduser().absolute()
+    cfg = StudentConfig.model_validate(model_export.read_config_data(d, KIND, "train one with `egodistill distill`"))
+    model = build_student(cfg.model_copy(update={"image_weights": "none"}))
+    model.load_state_dict(model_export.read_weights(d, KIND))
+    return model.eval(), cfg, model_export.read_info(d, KIND)
+
+
+def weights_path(directory: str | Path) -> str:
+    """The state-dict file of a student export (or the path itself when it is a file)."""
+    p = Path(directory)
+    return str(p / WEIGHTS_FILE if p.is_dir() else p)
+
+
+__all__ = ["CONFIG_FILE", "INFO_FILE", "WEIGHTS_FILE", "load_student", "load_trained", "save_student", "weights_path"]
