@@ -81,6 +81,18 @@ class DecodeResult:
     error: str | None = None
     frames_decoded: int = 0
     seeks: int = 0
+    interval_sum_sec: float = 0.0
+    intervals: int = 0
+    """Sum and count of the spacings between consecutively decoded frames (seeks excluded)."""
+
+    @property
+    def decoded_fps(self) -> float | None:
+        """Frame rate the decoded timestamps show (mean spacing, so variable rates average out)."""
+        return (
+            self.intervals / self.interval_sum_sec
+            if self.intervals >= 5 and self.interval_sum_sec > 0
+            else None
+        )
 
     def missing_reason(self, target_sec: float, max_offset_sec: float) -> tuple[str, str]:
         """Quarantine (reason, detail) for a requested time that got no frame."""
@@ -313,6 +325,9 @@ def _walk(
             t = frame.pts * tb_num / tb_den - info.start_sec
             result.frames_decoded += 1
             result.last_frame_sec = t if result.last_frame_sec is None else max(result.last_frame_sec, t)
+            if prev is not None and t > prev[1]:
+                result.interval_sum_sec += t - prev[1]
+                result.intervals += 1
             while i < len(pending) and pending[i] <= t:
                 target = pending[i]
                 if prev is not None and target - prev[1] <= t - target:
