@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from egodistill.config import ConfigError
+from egodistill.redact import install as install_redaction
+from egodistill.redact import redact
 
 SUBCOMMANDS: dict[str, str] = {
     "synth": "egodistill.synthetic.cli",
@@ -70,10 +72,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_redaction()  # no credentials (tracking URIs, output URIs) in any log line
     try:
         return int(args._run(args) or 0)
     except ConfigError as e:
-        print(f"egodistill {args.command}: {e}", file=sys.stderr)
+        print(redact(f"egodistill {args.command}: {e}"), file=sys.stderr)
         return 2
 
 
@@ -98,10 +101,10 @@ def run_data_stage(
         try:
             summary = work()
         except errors as e:
-            print(f"egodistill {job}: error: {e}", file=sys.stderr)
-            run.fail(str(e))
+            print(redact(f"egodistill {job}: error: {e}"), file=sys.stderr)
+            run.fail(redact(str(e)))
             return 1
-        text = "\n".join(summary.lines())
+        text = redact("\n".join(summary.lines()))
         print(text)
         run.log(metrics(summary), text, tables(summary))
         if not summary.ok:
