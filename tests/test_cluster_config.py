@@ -87,7 +87,7 @@ def test_launcher_installs_repo_with_constraints(launcher: dict, prepared: dict)
 def test_launcher_start_commands(prepared: dict) -> None:
     head = " ".join(prepared["head_start_ray_commands"])
     assert "ray start --head" in head
-    assert "--dashboard-host=0.0.0.0" in head
+    assert "--dashboard-host=$(hostname -I" in head and "0.0.0.0" not in head  # the VPC address only
     assert "--disable-usage-stats" in head
     assert "--autoscaling-config=~/ray_bootstrap_config.yaml" in head
     worker = " ".join(prepared["worker_start_ray_commands"])
@@ -102,6 +102,7 @@ def test_launcher_exports_tracking_and_storage_env(prepared: dict) -> None:
     assert "export EGODISTILL_WORKSPACE=" in text
     assert "export EGODISTILL_STORAGE_PATH=" in text
     assert "s3://<your-bucket>/egodistill" in text
+    assert "export RAY_AUTH_MODE=token" in text and "umask 077" in text  # token auth on, token 0600
     # The env file is sourced before `ray start`, so the raylet (and every job driver) inherits it.
     for key in ("head_start_ray_commands", "worker_start_ray_commands"):
         start = next(c for c in prepared[key] if "ray start" in c)
@@ -121,11 +122,21 @@ def test_kuberay_manifest_kind_and_autoscaling(rayjob: dict) -> None:
     spec = _cluster_spec(rayjob)
     assert spec["enableInTreeAutoscaling"] is True
     head = spec["headGroupSpec"]
-    assert head["rayStartParams"]["dashboard-host"] == "0.0.0.0"
+    assert head["rayStartParams"]["dashboard-host"] == "$(MY_POD_IP)"  # the pod network, not 0.0.0.0
     for c in head["template"]["spec"]["containers"]:
         assert "nvidia.com/gpu" not in (c.get("resources", {}).get("limits") or {})
     if rayjob["kind"] == "RayJob":
         assert "jobs/" in rayjob["spec"]["entrypoint"]
+
+
+def test_kuberay_pods_keep_token_auth(rayjob: dict) -> None:
+    spec = _cluster_spec(rayjob)
+    groups = [spec["headGroupSpec"], *spec.get("workerGroupSpecs", [])]
+    for group in groups:
+        for c in group["template"]["spec"]["containers"]:
+            env = {e["name"]: e for e in c.get("env", [])}
+            assert env["RAY_AUTH_MODE"]["value"] == "token"
+            assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "egodistill-ray-auth"
 
 
 def test_kuberay_gpu_worker_group(rayjob: dict) -> None:

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 
 from egodistill.clitools import Subcommand
 from egodistill.config import ConfigError
+from egodistill.redact import install as install_redaction
+from egodistill.redact import redact
 
 SUBCOMMANDS: dict[str, str] = {
     "synth": "egodistill.synthetic.cli",
@@ -61,10 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_redaction()  # no credentials (tracking URIs, output URIs) in any log line
     try:
         return int(args._run(args) or 0)
     except ConfigError as e:
-        print(f"egodistill {args.command}: {e}", file=sys.stderr)
+        print(redact(f"egodistill {args.command}: {e}"), file=sys.stderr)
         return 2
 
 

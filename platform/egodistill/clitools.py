@@ -39,15 +39,16 @@ def run_data_stage(
     that end the stage with a one-line message and exit status 1 (the run ends FAILED).
     """
     from egodistill import tracking
+    from egodistill.redact import redact
 
     with tracking.stage_run(tracking_cfg, workspace=workspace, job=job, params=params) as run:
         try:
             summary = work()
         except errors as e:
-            print(f"egodistill {job}: error: {e}", file=sys.stderr)
-            run.fail(str(e))
+            print(redact(f"egodistill {job}: error: {e}"), file=sys.stderr)
+            run.fail(redact(str(e)))
             return 1
-        text = "\n".join(summary.lines())
+        text = redact("\n".join(summary.lines()))
         print(text)
         run.log(metrics(summary), text, tables(summary))
         if not summary.ok:

@@ -70,3 +70,43 @@ def atomic_write_table(table: pa.Table, uri: str | os.PathLike[str], **parquet_k
 def read_table(uri: str | os.PathLike[str], columns: list[str] | None = None) -> pa.Table:
     fs, path = resolve(uri)
     return pq.read_table(path, filesystem=fs, columns=columns)
+
+
+# ----------------------------------------------------------------------------------------------
+# verifying outputs on resume
+
+ROWS_KEY = b"egodistill.rows"
+DAMAGED_DIR = "_damaged"
+
+
+def stamp_rows(table: pa.Table) -> pa.Table:
+    """Record the row count in the schema metadata, so a resume can check the footer against it."""
+    meta = dict(table.schema.metadata or {})
+    meta[ROWS_KEY] = str(table.num_rows).encode()
+    return table.replace_schema_metadata(meta)
+
+
+def parquet_problem(fs: pafs.FileSystem, path: str) -> tuple[str | None, pq.FileMetaData | None]:
+    """(why the Parquet file is damaged, None) or (None, its footer): footer readable, rows as recorded."""
+    try:
+        meta = pq.read_metadata(path, filesystem=fs)
+    except (pa.ArrowInvalid, OSError, ValueError) as e:
+        return f"footer unreadable ({type(e).__name__}: {e})", None
+    recorded = (meta.schema.to_arrow_schema().metadata or {}).get(ROWS_KEY)
+    if recorded is not None and int(recorded) != meta.num_rows:
+        return f"footer holds {meta.num_rows} rows, the writer recorded {int(recorded)}", None
+    return None, meta
+
+
+def move_aside(fs: pafs.FileSystem, root: str, path: str) -> str:
+    """Move ``path`` (below ``root``) to ``<root>/_damaged/<same relative path>``; returns the new path.
+
+    Never deletes: the bytes stay for inspection, and the name starts with ``_`` so no reader sees them.
+    """
+    rel = path[len(root.rstrip("/")) :].lstrip("/") if path.startswith(root) else path.rsplit("/", 1)[-1]
+    dest = f"{root.rstrip('/')}/{DAMAGED_DIR}/{rel}"
+    if fs.get_file_info(dest).type != pafs.FileType.NotFound:
+        dest = f"{dest}.{uuid.uuid4().hex[:8]}"
+    fs.create_dir(dest.rpartition("/")[0], recursive=True)
+    fs.move(path, dest)
+    return dest

@@ -25,6 +25,10 @@ relative artifact root would follow the current directory). SQLite serialises wr
 job and its rank-0 worker on one machine; on a multi-node cluster or with many concurrent Tune
 trials, point ``tracking_uri`` at an ``mlflow server``.
 
+Credentials in a tracking URI (``http://user:password@host/``) are needed to connect but are never
+logged, printed or stored: params, tags, text/dict artifacts and log lines go through
+:mod:`egodistill.redact`.
+
 Every function accepts ``ref=None`` (tracking disabled) and then does nothing, so callers need no
 ``if tracking:`` branches.
 
@@ -47,6 +51,7 @@ from typing import Any
 from pydantic import Field
 
 from egodistill.config import StrictConfig
+from egodistill.redact import redact, redact_value
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +147,8 @@ def flatten(obj: Any, prefix: str = "", sep: str = ".") -> dict[str, str]:
     """Flatten a config (pydantic model, dataclass, mapping, list) into ``{"a.b.c": "value"}``.
 
     Lists of scalars stay one value (``[1, 2]``); lists of mappings are indexed (``a.0.b``).
-    Values are strings, cut to MLflow's 6000-character limit.
+    Values are strings, credentials in URIs masked (:func:`egodistill.redact.redact`), cut to
+    MLflow's 6000-character limit.
     """
     if hasattr(obj, "model_dump"):
         obj = obj.model_dump(mode="json")
@@ -162,7 +168,7 @@ def flatten(obj: Any, prefix: str = "", sep: str = ".") -> dict[str, str]:
             out.update(flatten(v, f"{prefix}{sep}{i}" if prefix else str(i), sep))
         return out
     text = json.dumps(obj, default=str) if isinstance(obj, list | tuple) else str(obj)
-    out[prefix or "value"] = text[:MAX_PARAM_LENGTH]
+    out[prefix or "value"] = redact(text)[:MAX_PARAM_LENGTH]
     return out
 
 
@@ -211,14 +217,14 @@ def start_run(
         exp_id = experiment_id(
             client, cfg.experiment or f"egodistill-{job}", _artifact_location(cfg, workspace, uri)
         )
-    all_tags = {"egodistill.job": job, **cfg.tags, **(tags or {})}
+    all_tags = {k: redact(str(v)) for k, v in {"egodistill.job": job, **cfg.tags, **(tags or {})}.items()}
     if parent is not None:
         all_tags[PARENT_TAG] = parent.run_id
-    run = client.create_run(exp_id, run_name=run_name or cfg.run_name or job, tags=all_tags)
+    run = client.create_run(exp_id, run_name=redact(run_name or cfg.run_name or job), tags=all_tags)
     ref = RunRef(tracking_uri=uri, experiment_id=exp_id, run_id=run.info.run_id)
     if params is not None:
         log_params(ref, params)
-    log.info("mlflow: run %s in experiment %s (%s)", ref.run_id, exp_id, uri)
+    log.info("mlflow: run %s in experiment %s (%s)", ref.run_id, exp_id, redact(uri))
     return ref
 
 
@@ -303,7 +309,7 @@ def set_tags(ref: RunRef | None, tags: Mapping[str, Any]) -> None:
         return
     client = ref.client()
     for k, v in tags.items():
-        client.set_tag(ref.run_id, k, str(v))
+        client.set_tag(ref.run_id, k, redact(str(v)))
 
 
 def log_artifact(ref: RunRef | None, path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
@@ -324,14 +330,14 @@ def log_text(ref: RunRef | None, text: str, artifact_file: str) -> None:
     """Write ``text`` as artifact ``artifact_file`` (e.g. ``config.yaml``, ``report/summary.txt``)."""
     if ref is None or not is_rank_zero():
         return
-    ref.client().log_text(ref.run_id, text, artifact_file)
+    ref.client().log_text(ref.run_id, redact(text), artifact_file)
 
 
 def log_dict(ref: RunRef | None, data: Mapping[str, Any], artifact_file: str) -> None:
     """A mapping as a JSON (``.json``) or YAML (``.yaml``/``.yml``) artifact."""
     if ref is None or not is_rank_zero():
         return
-    ref.client().log_dict(ref.run_id, json.loads(json.dumps(data, default=str)), artifact_file)
+    ref.client().log_dict(ref.run_id, redact_value(json.loads(json.dumps(data, default=str))), artifact_file)
 
 
 def log_table(ref: RunRef | None, table: Any, artifact_file: str) -> None:
@@ -407,7 +413,9 @@ class StageRun:
             for name, data in (tables or {}).items():
                 log_dict(self.ref, data, name)
         except Exception as e:  # noqa: BLE001 - tracking never fails the stage
-            log.warning("mlflow: could not log to run %s: %s: %s", self.ref.run_id, type(e).__name__, e)
+            log.warning(
+                "mlflow: could not log to run %s: %s: %s", self.ref.run_id, type(e).__name__, redact(str(e))
+            )
 
     def fail(self, error: str) -> None:
         """The stage failed without raising (exit status 1): the run ends FAILED, ``error.txt`` says why."""
@@ -417,14 +425,19 @@ class StageRun:
         try:
             log_text(self.ref, error + "\n", "error.txt")
         except Exception as e:  # noqa: BLE001
-            log.warning("mlflow: could not log to run %s: %s: %s", self.ref.run_id, type(e).__name__, e)
+            log.warning(
+                "mlflow: could not log to run %s: %s: %s", self.ref.run_id, type(e).__name__, redact(str(e))
+            )
 
     def end(self, status: str) -> None:
         try:
             end_run(self.ref, status)
         except Exception as e:  # noqa: BLE001
             log.warning(
-                "mlflow: could not end run %s: %s: %s", self.ref and self.ref.run_id, type(e).__name__, e
+                "mlflow: could not end run %s: %s: %s",
+                self.ref and self.ref.run_id,
+                type(e).__name__,
+                redact(str(e)),
             )
 
 
@@ -441,7 +454,7 @@ def stage_run(
         try:
             ref = start_run(cfg, workspace=workspace, job=job, params=params, run_name=run_name)
         except Exception as e:  # noqa: BLE001 - tracking never fails the stage
-            log.warning("mlflow: %s goes on without a run: %s: %s", job, type(e).__name__, e)
+            log.warning("mlflow: %s goes on without a run: %s: %s", job, type(e).__name__, redact(str(e)))
     run = StageRun(ref)
     try:
         yield run

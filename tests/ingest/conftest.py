@@ -66,7 +66,7 @@ def mixed_media(tmp_path_factory):
     expected["garbage-0"] = "video_unreadable"
     rows.append(clip_row("missing-0", "missing", root / "missing.mp4", imu, centre=2.0, duration=6.0))
     expected["missing-0"] = "video_missing"
-    # metadata says 12 s, the stream holds 6 s: a clip at 9 s lies beyond the end of the stream
+    # metadata says 12 s, the stream holds 6 s: the file's timing cannot be trusted for any clip
     rows.append(clip_row("beyond-0", "short", full, imu, centre=9.0, duration=12.0))
-    expected["beyond-0"] = "clip_beyond_stream_end"
+    expected["beyond-0"] = "video_timing_mismatch"
     return root, rows, expected

@@ -101,5 +101,9 @@ def test_problems_become_quarantine_reasons(media, tmp_path):
 def test_video_past_its_end_is_quarantined_not_clamped(media):
     _, video, imu = media
     long_imu = write_ego4d_imu(media[0] / "long.csv", 12.0)
-    out = ingest_video([clip_row("late", "v", video, long_imu, centre=9.0, duration=12.0)], FRAMES, IMU, 0.5)
+    # metadata and file agree on 8 s; the clip's window runs past the last frame
+    out = ingest_video([clip_row("late", "v", video, long_imu, centre=8.5, duration=8.0)], FRAMES, IMU, 0.0)
     assert [e.reason for e in out.quarantine.entries] == ["clip_beyond_stream_end"]
+    # metadata says 12 s, the file holds 8 s: no clip of it can be trusted (issue 17)
+    out = ingest_video([clip_row("late", "v", video, long_imu, centre=9.0, duration=12.0)], FRAMES, IMU, 0.5)
+    assert [e.reason for e in out.quarantine.entries] == ["video_timing_mismatch"]

@@ -48,6 +48,8 @@ DEFECT_REASONS = frozenset(
         "imu_bad_header",
         "imu_unreadable",
         "imu_clock_skew",
+        "imu_nan",  # a channel with no number in any row (e.g. all-NaN gyroscope)
+        "imu_timestamp_units",  # timestamps in microseconds where milliseconds are promised
         "imu_low_coverage",
     }
 )

@@ -230,10 +230,51 @@ def _drop_out_of_range(
     return t[~bad], values[~bad]
 
 
+# Plausible IMU sample rates; a file whose spacing only fits them after /1000 is stamped in µs.
+_MIN_RATE_HZ, _MAX_RATE_HZ = 10.0, 5000.0
+
+
+def _check_time_units(path: Path, t: np.ndarray, duration_ms: float | None, tol_ms: float) -> None:
+    """Raise ``imu_timestamp_units`` for timestamps in microseconds (the columns promise milliseconds).
+
+    Such a file would otherwise lose all but its first ~1/1000 to the range check and surface as
+    ``imu_low_coverage``, hiding the defect.
+    """
+    if len(t) < 3:
+        return
+    d = np.diff(np.sort(t))
+    d = d[d > 0]
+    if not len(d):
+        return
+    spacing = float(np.median(d))
+    rate_ms, rate_us = 1000.0 / spacing, 1e6 / spacing
+    too_slow = rate_ms < _MIN_RATE_HZ <= rate_us <= _MAX_RATE_HZ
+    span = None if duration_ms is None else duration_ms + tol_ms
+    too_long = span is not None and t.max() > 100 * span and t.max() / 1000 <= 2 * span
+    if too_slow or too_long:
+        video = f", video {duration_ms:.0f} ms" if duration_ms is not None else ""
+        raise ImuFileError(
+            path,
+            "imu_timestamp_units",
+            f"timestamps look like microseconds, not milliseconds: median spacing {spacing:.0f} "
+            f"({rate_ms:.2f} Hz as ms, {rate_us:.0f} Hz as µs), last {t.max():.0f}{video}",
+        )
+
+
+def _check_nan_channels(paths: Sequence[Path], values: np.ndarray, dataset: str) -> None:
+    """Raise ``imu_nan`` when a channel holds no number at all (else it shows as low coverage)."""
+    dead = [c for i, c in enumerate(IMU_CHANNELS) if np.isnan(values[:, i]).all()]
+    if not dead:
+        return
+    path = paths[1] if dataset == "epic" and all(c.startswith("gyro") for c in dead) else paths[0]
+    raise ImuFileError(path, "imu_nan", f"channels {', '.join(dead)} are NaN/empty in every row")
+
+
 def _load_ego4d(
     path: Path, duration_ms: float | None, cfg: ImuWindowConfig, counts: Counter[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     t, ch = _read_columns(path, EGO4D_IMU_HEADER, "canonical_timestamp_ms", counts)
+    _check_time_units(path, t, duration_ms, cfg.range_tolerance_ms)
     values = np.stack([ch[c] for c in IMU_CHANNELS], axis=1)
     t, values = _drop_out_of_range(t, values, duration_ms, cfg.range_tolerance_ms, counts)
     return _sort_dedupe(t, values, counts)
@@ -285,6 +326,7 @@ def _load_epic(
     shift = 0.0  # reported in qa
     for path, header in ((accl_path, EPIC_ACCL_HEADER), (gyro_path, EPIC_GYRO_HEADER)):
         t, ch = _read_columns(path, header, "Milliseconds", counts)
+        _check_time_units(path, t, duration_ms, cfg.range_tolerance_ms)
         v = np.stack([ch[c] for c in header[1:]], axis=1)
         t, v = _sort_dedupe(t, v, counts)
         t, v, s = _epic_start_rule(path, t, v, cfg, counts)
@@ -347,7 +389,7 @@ def load_imu_stream(
 
     Rows that cannot be used are dropped and counted in ``dropped``; a file that cannot be used at
     all raises :class:`ImuFileError` with a quarantine reason (imu_missing, imu_bad_header,
-    imu_empty, imu_unreadable, imu_clock_skew).
+    imu_empty, imu_unreadable, imu_clock_skew, imu_nan, imu_timestamp_units).
     """
     cfg = cfg or ImuWindowConfig()
     duration_ms = None if video_duration_sec is None else 1000.0 * float(video_duration_sec)
@@ -365,6 +407,7 @@ def load_imu_stream(
         raise ValueError(f"unknown dataset {dataset!r}; expected 'ego4d' or 'epic'")
     if len(t) < 2:
         raise ImuFileError(paths[0], "imu_empty", f"fewer than 2 usable rows ({_describe(counts)})")
+    _check_nan_channels(paths, values, dataset)
     values = values.astype(np.float32)
     gaps = np.diff(t)
     big = gaps > cfg.max_gap_ms

@@ -64,7 +64,10 @@ def run(args: argparse.Namespace) -> int:
     from egodistill.clitools import run_data_stage
     from egodistill.features.pipeline import run_features
     from egodistill.features.store import FeaturesOutputError
+    from egodistill.ingest.store import IngestOutputError
+    from egodistill.leases import LeaseHeldError
     from egodistill.runtime import ensure_ray
+    from egodistill.tables import SchemaError
 
     cfg = load_features_config(args)
     ensure_ray(cfg.local_num_cpus)
@@ -72,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     def tables(summary) -> dict:
         return {"quarantine_reasons.json": {d.dataset: d.reasons for d in summary.datasets}}
 
-    errors = (FileNotFoundError, FeaturesOutputError)
+    errors = (FileNotFoundError, FeaturesOutputError, IngestOutputError, LeaseHeldError, SchemaError)
     work = functools.partial(run_features, cfg)
     return run_data_stage(
         "features", cfg.tracking, cfg.workspace, cfg, work, errors, features_metrics, tables

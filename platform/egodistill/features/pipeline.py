@@ -21,6 +21,8 @@ on its clip; every other row is quarantined with the decoder's or the model's re
 
 *Accounting.* After the run the folder is scanned again: rows in (clips-dataset rows of the
 dataset) = rows written + rows quarantined, plus any missing (then ``ok`` is False).
+
+Why this module is long: like ingest, the features pass keeps its plan, Ray Data stages, per-task atomic writer and reconciliation in one place, so the one-writer/heal/quarantine rules are read together.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import pyarrow as pa
 
 from egodistill.features import store
 from egodistill.features.config import FeaturesConfig
+from egodistill.leases import hold_lease
 from egodistill.models.config import TeacherConfig
 from egodistill.quarantine import Quarantine, QuarantineEntry
 from egodistill.runtime import configure_data_context
@@ -114,6 +117,7 @@ class DatasetSummary:
     files_written: int
     tasks: int
     videos: int
+    forward_sec: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -244,10 +248,6 @@ def _actor_resources(cfg: FeaturesConfig) -> tuple[int, float]:
 
 def run_features(cfg: FeaturesConfig) -> FeaturesSummary:
     """Run the pass for every dataset of the clips root (Ray must be initialised) and reconcile."""
-    import ray
-
-    from egodistill.features.predictor import TeacherPredictor
-
     clips_root = cfg.require()
     t_start = time.perf_counter()
     src = resolve_teacher(cfg)
@@ -257,99 +257,126 @@ def run_features(cfg: FeaturesConfig) -> FeaturesSummary:
     weights_bytes = _weights_bytes(src.config)
     forward_total = 0.0
     for dataset in _dataset_names(clips_root, cfg.dataset):
-        rows_tbl = data.load_rows("clips", clips_root, dataset=dataset).select(_ROW_COLUMNS)
         directory = store.model_dir(cfg.out_root(), dataset, src.model_name)
-        state = store.scan(directory, fp)
-        pending_mask = [not state.done(c) for c in rows_tbl.column("clip_id").to_pylist()]
-        pending = rows_tbl.filter(pa.array(pending_mask, pa.bool_()))
-        rows = pending.to_pylist()
-        items = data.row_items(pending)
-        tasks = data.make_tasks(items, cfg.clips_per_task) if items else []
-        task_of: dict[int, int] = {}
-        for t, task in enumerate(tasks):
-            ids = [int(it["item"]) for it in json.loads(task["items_json"])]
-            task_of.update(dict.fromkeys(ids, t))
-            task["clip_ids"] = [rows[i]["clip_id"] for i in ids]
-            task["video_id"] = rows[ids[0]]["video_id"]
-        log.info(
-            "features %s [%s]: %d rows, %d done, %d to compute in %d tasks; teacher %s on %d actor(s)%s",
-            dataset, src.model_name, rows_tbl.num_rows, rows_tbl.num_rows - pending.num_rows, pending.num_rows,
-            len(tasks), src.description, actors, f" with {gpus_per_actor} GPU each" if gpus_per_actor else "",
-        )  # fmt: skip
-        files = processed = 0
-        if tasks:
-            configure_data_context(cfg.progress_bars)
-            ds = data.clip_dataset(
-                [{k: t[k] for k in ("video_path", "items_json", "num_items")} for t in tasks],
-                src.clip,
-                with_reason=True,
-                max_pad_fraction=cfg.max_pad_fraction,
-                num_cpus=cfg.num_cpus_per_task,
-                concurrency=cfg.decode_concurrency,
-                separate_stage=True,
-            )
-            ds = ds.map_batches(
-                TeacherPredictor,
-                fn_constructor_kwargs={
-                    "teacher": src.config.model_dump(mode="json"),
-                    "weights_bytes": weights_bytes,
-                    "amp": cfg.amp,
-                    "threads": max(1, int(cfg.num_cpus_per_actor)),
-                },
-                batch_size=cfg.batch_size,
-                batch_format="numpy",
-                compute=ray.data.ActorPoolStrategy(size=actors),
-                num_cpus=cfg.num_cpus_per_actor,
-                num_gpus=gpus_per_actor or None,
-            )
-            buffers: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-            last_log = time.perf_counter()
-            for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
-                for j in range(len(batch["item"])):
-                    out = {k: batch[k][j] for k in batch}
-                    item = int(out["item"])
-                    t = task_of[item]
-                    buffers[t].append((item, out))
-                    forward_total += float(out["forward_sec"]) if out["ok"] else 0.0
-                    if len(buffers[t]) == tasks[t]["num_items"]:
-                        files += _write_task(tasks[t], buffers.pop(t), rows, src, fp, directory, cfg)
-                        processed += tasks[t]["num_items"]
-                now = time.perf_counter()
-                if now - last_log >= PROGRESS_EVERY_SEC:
-                    last_log = now
-                    log.info("features progress [%s]: %d/%d clips", dataset, processed, len(items))
-            if buffers:
-                raise RuntimeError(
-                    f"features pass ended with {len(buffers)} incomplete tasks (rows lost in the pipeline)"
+        with hold_lease(directory, "features") as lease:
+            summary.datasets.append(
+                _run_dataset(
+                    cfg, clips_root, dataset, directory, src, fp, actors, gpus_per_actor, weights_bytes
                 )
-        final = store.scan(directory, fp)
-        ids = set(rows_tbl.column("clip_id").to_pylist())
-        written = len(ids & final.written)
-        reasons = Counter(r for c, r in final.quarantined.items() if c in ids and c not in final.written)
-        if rows_tbl.num_rows != len(ids):
-            raise ValueError(
-                f"{clips_root}: dataset {dataset} has repeated clip ids ({rows_tbl.num_rows} rows)"
             )
-        summary.datasets.append(
-            DatasetSummary(
-                dataset=dataset,
-                directory=directory,
-                rows_in=len(ids),
-                rows_written=written,
-                rows_quarantined=sum(reasons.values()),
-                rows_missing=len(ids) - written - sum(reasons.values()),
-                reasons=dict(reasons),
-                clips_processed=processed,
-                files_written=files,
-                tasks=len(tasks),
-                videos=len({t["video_path"] for t in tasks}),
-            )
-        )
+            if lease.lost:
+                raise store.FeaturesOutputError(
+                    f"{directory}: another writer took over the lease during this run"
+                )
+        forward_total += summary.datasets[-1].forward_sec
     summary.elapsed_sec = time.perf_counter() - t_start
     summary.forward_sec = forward_total
     for line in summary.lines():
         log.info(line)
     return summary
+
+
+def _run_dataset(
+    cfg: FeaturesConfig,
+    clips_root: str,
+    dataset: str,
+    directory: str,
+    src: TeacherSource,
+    fp: str,
+    actors: int,
+    gpus_per_actor: float,
+    weights_bytes: bytes | None,
+) -> DatasetSummary:
+    """One dataset's pass, under the model folder's lease: scan (healing damage), compute, reconcile."""
+    import ray
+
+    from egodistill.features.predictor import TeacherPredictor
+
+    forward_total = 0.0
+    rows_tbl = data.load_rows("clips", clips_root, dataset=dataset).select(_ROW_COLUMNS)
+    state = store.scan(directory, fp, heal=True)
+    pending_mask = [not state.done(c) for c in rows_tbl.column("clip_id").to_pylist()]
+    pending = rows_tbl.filter(pa.array(pending_mask, pa.bool_()))
+    rows = pending.to_pylist()
+    items = data.row_items(pending)
+    tasks = data.make_tasks(items, cfg.clips_per_task) if items else []
+    task_of: dict[int, int] = {}
+    for t, task in enumerate(tasks):
+        ids = [int(it["item"]) for it in json.loads(task["items_json"])]
+        task_of.update(dict.fromkeys(ids, t))
+        task["clip_ids"] = [rows[i]["clip_id"] for i in ids]
+        task["video_id"] = rows[ids[0]]["video_id"]
+    log.info(
+        "features %s [%s]: %d rows, %d done, %d to compute in %d tasks; teacher %s on %d actor(s)%s",
+        dataset, src.model_name, rows_tbl.num_rows, rows_tbl.num_rows - pending.num_rows, pending.num_rows,
+        len(tasks), src.description, actors, f" with {gpus_per_actor} GPU each" if gpus_per_actor else "",
+    )  # fmt: skip
+    files = processed = 0
+    if tasks:
+        configure_data_context(cfg.progress_bars)
+        ds = data.clip_dataset(
+            [{k: t[k] for k in ("video_path", "items_json", "num_items")} for t in tasks],
+            src.clip,
+            with_reason=True,
+            max_pad_fraction=cfg.max_pad_fraction,
+            num_cpus=cfg.num_cpus_per_task,
+            concurrency=cfg.decode_concurrency,
+            separate_stage=True,
+        )
+        ds = ds.map_batches(
+            TeacherPredictor,
+            fn_constructor_kwargs={
+                "teacher": src.config.model_dump(mode="json"),
+                "weights_bytes": weights_bytes,
+                "amp": cfg.amp,
+                "threads": max(1, int(cfg.num_cpus_per_actor)),
+            },
+            batch_size=cfg.batch_size,
+            batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=cfg.num_cpus_per_actor,
+            num_gpus=gpus_per_actor or None,
+        )
+        buffers: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        last_log = time.perf_counter()
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for j in range(len(batch["item"])):
+                out = {k: batch[k][j] for k in batch}
+                item = int(out["item"])
+                t = task_of[item]
+                buffers[t].append((item, out))
+                forward_total += float(out["forward_sec"]) if out["ok"] else 0.0
+                if len(buffers[t]) == tasks[t]["num_items"]:
+                    files += _write_task(tasks[t], buffers.pop(t), rows, src, fp, directory, cfg)
+                    processed += tasks[t]["num_items"]
+            now = time.perf_counter()
+            if now - last_log >= PROGRESS_EVERY_SEC:
+                last_log = now
+                log.info("features progress [%s]: %d/%d clips", dataset, processed, len(items))
+        if buffers:
+            raise RuntimeError(
+                f"features pass ended with {len(buffers)} incomplete tasks (rows lost in the pipeline)"
+            )
+    final = store.scan(directory, fp)
+    ids = set(rows_tbl.column("clip_id").to_pylist())
+    written = len(ids & final.written)
+    reasons = Counter(r for c, r in final.quarantined.items() if c in ids and c not in final.written)
+    if rows_tbl.num_rows != len(ids):
+        raise ValueError(f"{clips_root}: dataset {dataset} has repeated clip ids ({rows_tbl.num_rows} rows)")
+    return DatasetSummary(
+        dataset=dataset,
+        directory=directory,
+        rows_in=len(ids),
+        rows_written=written,
+        rows_quarantined=sum(reasons.values()),
+        rows_missing=len(ids) - written - sum(reasons.values()),
+        reasons=dict(reasons),
+        clips_processed=processed,
+        files_written=files,
+        tasks=len(tasks),
+        videos=len({t["video_path"] for t in tasks}),
+        forward_sec=forward_total,
+    )
 
 
 def _write_task(

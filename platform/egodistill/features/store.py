@@ -11,16 +11,21 @@ the clip ids, so names are deterministic. Files are written under a hidden tempo
 renamed (``storage.atomic_write_table``); readers skip names starting with ``.`` or ``_``, like
 pyarrow and Ray Data, so a crash never leaves a file that looks complete and a model folder reads as
 feature rows only. Resumability mirrors ingest: a clip found in a complete data or quarantine file is
-done; a re-run computes the rest.
+done; a re-run computes the rest. The writer holds the model folder's lease (:mod:`egodistill.leases`);
+its scan verifies every file (footer, recorded row count, fingerprint), moves a damaged one to
+``<model folder>/_damaged/`` with a log line so its clips are computed again, and fails when a clip
+id is in two data files (two writers mixed their rows), as :func:`read_features` does.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -28,6 +33,8 @@ import pyarrow.parquet as pq
 from egodistill import storage
 from egodistill.ingest.store import join, safe_name
 from egodistill.tables import conform, validate
+
+log = logging.getLogger(__name__)
 
 CONTRACT = "teacher_features"
 FINGERPRINT_KEY = b"egodistill.features.fingerprint"
@@ -87,7 +94,7 @@ def _stamp(table: pa.Table, fp: str, teacher: str) -> pa.Table:
     meta = dict(table.schema.metadata or {})
     meta[FINGERPRINT_KEY] = fp.encode()
     meta[TEACHER_KEY] = teacher.encode()
-    return table.replace_schema_metadata(meta)
+    return storage.stamp_rows(table.replace_schema_metadata(meta))
 
 
 def write_features(table: pa.Table, uri: str, fp: str, teacher: str, row_group_rows: int = 1024) -> None:
@@ -123,23 +130,63 @@ class OutputState:
     quarantined: dict[str, str] = field(default_factory=dict)
     data_files: int = 0
     quarantine_files: int = 0
+    damaged: list[tuple[str, str, str]] = field(default_factory=list)
+    """(file, where it was moved, why) for each damaged file moved aside."""
 
     def done(self, clip_id: str) -> bool:
         return clip_id in self.written or clip_id in self.quarantined
 
 
-def scan(directory: str, fp: str | None = None) -> OutputState:
-    """Read the clip ids of every complete file in a model folder (id columns only)."""
+def _read_ids(
+    fs: pafs.FileSystem, path: str, columns: list[str], directory: str, heal: bool, state: OutputState
+) -> pa.Table | None:
+    """Id columns of a verified file; a damaged file is moved to ``_damaged/`` (``heal``) or raises."""
+    problem, _ = storage.parquet_problem(fs, path)
+    table = None
+    if problem is None:
+        try:
+            table = pq.read_table(path, filesystem=fs, columns=columns)
+        except (pa.ArrowInvalid, OSError) as e:
+            problem = f"columns {columns} unreadable ({type(e).__name__}: {e})"
+    if problem is None:
+        return table
+    if not heal:
+        raise FeaturesOutputError(f"{path}: damaged features output: {problem}; re-run features to heal it")
+    _, root = storage.resolve(directory)
+    dest = storage.move_aside(fs, root, path)
+    log.warning("features: damaged output %s (%s) moved to %s; its clips will be redone", path, problem, dest)
+    state.damaged.append((path, dest, problem))
+    return None
+
+
+def scan(directory: str, fp: str | None = None, heal: bool = False) -> OutputState:
+    """Read the clip ids of every complete file in a model folder (id columns only).
+
+    Raises :class:`FeaturesOutputError` for another fingerprint, a clip id in two data files, or
+    (without ``heal``) a damaged file; with ``heal`` (the caller holds the lease) it is moved aside.
+    """
     state = OutputState()
     fs, files = list_parquet(directory, "")
+    owner: dict[str, str] = {}
     for path in files:
-        t = pq.read_table(path, filesystem=fs, columns=["clip_id"])
+        t = _read_ids(fs, path, ["clip_id"], directory, heal, state)
+        if t is None:
+            continue
         _check(t.schema, path, fp)
+        for cid in t.column("clip_id").to_pylist():
+            if cid in owner and owner[cid] != path:
+                raise FeaturesOutputError(
+                    f"clip {cid} is in two feature files, {owner[cid]} and {path}: two writers mixed "
+                    "their rows; delete the files of one run or write to another --model-name"
+                )
+            owner[cid] = path
         state.written.update(t.column("clip_id").to_pylist())
         state.data_files += 1
     fs, files = list_parquet(join(directory, QUARANTINE_DIR), "")
     for path in files:
-        t = pq.read_table(path, filesystem=fs, columns=["item_id", "reason"])
+        t = _read_ids(fs, path, ["item_id", "reason"], directory, heal, state)
+        if t is None:
+            continue
         _check(t.schema, path, fp)
         state.quarantined.update(
             zip(t.column("item_id").to_pylist(), t.column("reason").to_pylist(), strict=True)
@@ -154,9 +201,18 @@ def read_features(root: str, dataset: str, model_name: str, columns: list[str] |
     fs, files = list_parquet(directory, "")
     if not files:
         raise FileNotFoundError(f"no teacher feature files under {directory}")
+    for path in files:
+        problem, meta = storage.parquet_problem(fs, path)
+        if problem is not None:
+            raise FeaturesOutputError(f"{path}: damaged features file: {problem}; re-run features to heal it")
+        validate(meta.schema.to_arrow_schema(), CONTRACT)
     ds = pads.dataset(files, filesystem=fs, format="parquet")
-    for fragment in ds.get_fragments():
-        validate(fragment.physical_schema, CONTRACT)
+    ids = ds.to_table(columns=["clip_id"]).column("clip_id")
+    if len(ids) != len(pc.unique(ids)):
+        raise FeaturesOutputError(
+            f"{directory}: {len(ids) - len(pc.unique(ids))} clip ids appear more than once: "
+            "two writers mixed their rows; write to another --model-name"
+        )
     return ds.to_table(columns=columns)
 
 

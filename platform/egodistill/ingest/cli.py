@@ -80,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     from egodistill.clitools import run_data_stage
     from egodistill.ingest.pipeline import run_ingest
     from egodistill.ingest.store import IngestOutputError
+    from egodistill.leases import LeaseHeldError
     from egodistill.runtime import ensure_ray
+    from egodistill.tables import SchemaError
 
     cfg = load_ingest_config(args)
     ensure_ray(cfg.resources.local_num_cpus)
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     def tables(summary) -> dict:
         return {"quarantine_reasons.json": summary.quarantine_reasons}
 
-    errors = (FileNotFoundError, IngestOutputError)
+    errors = (FileNotFoundError, IngestOutputError, LeaseHeldError, SchemaError)
     work = functools.partial(run_ingest, cfg)
     return run_data_stage(
         "ingest", cfg.tracking, cfg.tracking_workspace(), cfg, work, errors, ingest_metrics, tables

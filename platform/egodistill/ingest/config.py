@@ -43,6 +43,12 @@ class FrameConfig(StrictConfig):
     """Jump with a container seek (instead of reading packets forward) over gaps longer than this."""
     decode_threads: int = Field(0, ge=0)
     """FFmpeg decoder threads per video (0: FFmpeg's automatic choice, thread_type AUTO)."""
+    timing_tolerance: float = Field(0.1, gt=0.0)
+    """Relative difference allowed between the manifest's fps and the container's or the decoded
+    timestamps' fps, and between the manifest's and the container's duration; beyond it the
+    video's clips are quarantined (video_timing_mismatch) instead of storing frames of wrong times."""
+    timing_tolerance_sec: float = Field(1.0, ge=0.0)
+    """Durations closer than this (seconds) always agree (short videos, rounding in metadata)."""
 
     @model_validator(mode="after")
     def _crop_fits(self) -> FrameConfig:
@@ -115,7 +121,10 @@ class IngestConfig(StrictConfig):
 def fingerprint(frames: FrameConfig, imu: ImuWindowConfig, min_coverage: float) -> str:
     """Short hash of every setting that changes row content (not paths, resources or layout)."""
     content = {
-        "frames": frames.model_dump(mode="json", exclude={"seek_gap_sec", "decode_threads"}),
+        "frames": frames.model_dump(
+            mode="json",
+            exclude={"seek_gap_sec", "decode_threads", "timing_tolerance", "timing_tolerance_sec"},
+        ),
         "imu": imu.model_dump(mode="json"),
         "min_imu_coverage": min_coverage,
         "contract": "clips/v1",

@@ -14,6 +14,8 @@ rate, dropped frames).
 Failures are data, not crashes: a missing or unreadable file raises :class:`VideoDecodeError`
 with a stable reason code; a decoder error mid-stream ends the walk and is reported in
 :attr:`DecodeResult.error`, with every time served before it kept.
+
+Why this module is long: seek-aware PyAV decoding, its timing checks and its error mapping share the container state and must change together.
 """
 
 from __future__ import annotations
@@ -81,6 +83,18 @@ class DecodeResult:
     error: str | None = None
     frames_decoded: int = 0
     seeks: int = 0
+    interval_sum_sec: float = 0.0
+    intervals: int = 0
+    """Sum and count of the spacings between consecutively decoded frames (seeks excluded)."""
+
+    @property
+    def decoded_fps(self) -> float | None:
+        """Frame rate the decoded timestamps show (mean spacing, so variable rates average out)."""
+        return (
+            self.intervals / self.interval_sum_sec
+            if self.intervals >= 5 and self.interval_sum_sec > 0
+            else None
+        )
 
     def missing_reason(self, target_sec: float, max_offset_sec: float) -> tuple[str, str]:
         """Quarantine (reason, detail) for a requested time that got no frame."""
@@ -313,6 +327,9 @@ def _walk(
             t = frame.pts * tb_num / tb_den - info.start_sec
             result.frames_decoded += 1
             result.last_frame_sec = t if result.last_frame_sec is None else max(result.last_frame_sec, t)
+            if prev is not None and t > prev[1]:
+                result.interval_sum_sec += t - prev[1]
+                result.intervals += 1
             while i < len(pending) and pending[i] <= t:
                 target = pending[i]
                 if prev is not None and target - prev[1] <= t - target:

@@ -27,6 +27,12 @@ frame/IMU settings refuses to add rows to an existing output. Clips are keyed by
 a manifest row that changes without changing its id is not re-ingested (use a new ``--out``).
 Quarantined clips count as done too; delete their quarantine file to retry them.
 
+*One writer, damaged files healed.* The run holds the output's lease (:mod:`egodistill.leases`)
+from the first scan to the last, so a second ingest into the same ``--out`` stops at once naming
+the first; the first scan verifies every existing file and moves damaged ones to ``_damaged/``, so
+their clips are pending again. Manifest rows whose dataset, split or video id could not safely name
+a path (``..``, separators) are quarantined as ``unsafe_id`` in ``_quarantine/`` itself.
+
 *Accounting.* At the end the output is scanned again and reconciled against the manifest: rows in =
 rows written + rows quarantined (duplicate manifest rows are quarantined by the driver), and any
 clip in neither is reported as missing (the summary's ``ok`` is then False).
@@ -59,9 +65,10 @@ from egodistill.datasets.imu import ImuWindowConfig
 from egodistill.ingest import store
 from egodistill.ingest.config import IngestConfig, fingerprint
 from egodistill.ingest.worker import STAGE, process_video_task, settings_json
+from egodistill.leases import hold_lease
 from egodistill.quarantine import Quarantine, QuarantineEntry
 from egodistill.storage import exists, read_table
-from egodistill.tables import validate
+from egodistill.tables import SchemaError, load_contract, schema_dir, validate
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +81,13 @@ def load_manifest(uri: str) -> tuple[pa.Table, ImuWindowConfig | None]:
     if not exists(uri):
         raise FileNotFoundError(f"manifest not found: {uri}")
     table = read_table(uri)
-    validate(table, "manifest")
+    try:
+        validate(table, "manifest")
+    except SchemaError as e:
+        contract = load_contract("manifest")
+        raise SchemaError(
+            f"{uri}: not a clip manifest: {e} (contract {schema_dir() / f'manifest.v{contract.version}.json'})"
+        ) from None
     imu = None
     raw = (table.schema.metadata or {}).get(INDEX_CONFIG_KEY)
     if raw:
@@ -98,6 +111,15 @@ class Plan:
     videos_done: int
     duplicates: dict[str, Quarantine]
     """Per dataset: repeated (dataset, clip_id) rows after the first, quarantined by the driver."""
+    unsafe: Quarantine = field(default_factory=Quarantine)
+    """Rows whose path id columns are not plain names (``..``, separators): never used in a path."""
+
+
+def unsafe_columns(row: dict[str, Any]) -> list[str]:
+    """The id columns of a manifest row that would not be a plain file-name component."""
+    from egodistill.datasets.common import is_safe_id
+
+    return [c for c in store.PATH_ID_COLUMNS if not is_safe_id(row.get(c))]
 
 
 def plan_ingest(manifest: pa.Table, state: store.OutputState, fp: str, manifest_uri: str) -> Plan:
@@ -107,8 +129,25 @@ def plan_ingest(manifest: pa.Table, state: store.OutputState, fp: str, manifest_
     by_video: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     all_videos: set[tuple[str, str]] = set()
     duplicates: dict[str, Quarantine] = defaultdict(Quarantine)
+    unsafe = Quarantine()
     for r in rows:
         key = (str(r["dataset"]), str(r["clip_id"]))
+        bad = unsafe_columns(r)
+        if bad and key not in seen:
+            seen.add(key)
+            unsafe.add(
+                QuarantineEntry(
+                    stage=STAGE,
+                    dataset=key[0],
+                    source_file=manifest_uri,
+                    reason=store.UNSAFE_REASON,
+                    detail=", ".join(f"{c} {r.get(c)!r}" for c in bad) + " is not a plain file name",
+                    source_row=r.get("source_row"),
+                    item_id=key[1],
+                    record=r,
+                )
+            )
+            continue
         all_videos.add((key[0], str(r["video_id"])))
         if key in seen:
             duplicates[key[0]].add(
@@ -146,6 +185,7 @@ def plan_ingest(manifest: pa.Table, state: store.OutputState, fp: str, manifest_
         videos=len(all_videos),
         videos_done=len(all_videos) - len(by_video),
         duplicates=dict(duplicates),
+        unsafe=unsafe,
     )
 
 
@@ -243,10 +283,27 @@ def run_ingest(cfg: IngestConfig, on_video: Callable[[dict[str, Any]], None] | N
     manifest_uri, out = cfg.require_paths()
     t_start = time.perf_counter()
     manifest, index_imu = load_manifest(manifest_uri)
+    with hold_lease(out, "ingest") as lease:
+        summary = _run_ingest(cfg, manifest_uri, out, manifest, index_imu, t_start, on_video)
+        if lease.lost:
+            raise store.IngestOutputError(f"{out}: another writer took over the lease during this run")
+    return summary
+
+
+def _run_ingest(
+    cfg: IngestConfig,
+    manifest_uri: str,
+    out: str,
+    manifest: pa.Table,
+    index_imu: ImuWindowConfig | None,
+    t_start: float,
+    on_video: Callable[[dict[str, Any]], None] | None,
+) -> IngestSummary:
+    """The run itself, under the output's lease: scan (healing damage), plan, decode, reconcile."""
     imu = cfg.imu or index_imu or ImuWindowConfig()
     min_cov = cfg.min_imu_coverage if cfg.min_imu_coverage is not None else imu.min_coverage
     fp = fingerprint(cfg.frames, imu, min_cov)
-    state = store.scan_output(out, fp)
+    state = store.scan_output(out, fp, heal=True)
     plan = plan_ingest(manifest, state, fp, manifest_uri)
     log.info(
         "ingest %s -> %s: %d rows, %d videos (%d already done), %d videos to process; config %s",
@@ -254,6 +311,15 @@ def run_ingest(cfg: IngestConfig, on_video: Callable[[dict[str, Any]], None] | N
     )  # fmt: skip
 
     files_written = 0
+    pending_unsafe = [e for e in plan.unsafe.entries if not state.done((e.dataset, e.item_id or ""))]
+    if pending_unsafe:
+        q = Quarantine(pending_unsafe)
+        store.write_quarantine(
+            q.to_table(),
+            store.unsafe_file(out, store.part_id(fp, (e.item_id or "" for e in pending_unsafe))),
+            fp,
+        )
+        files_written += 1
     for dataset, q in sorted(plan.duplicates.items()):
         name = store.duplicates_file(out, dataset, store.part_id(fp, (e.item_id or "" for e in q.entries)))
         if name.rsplit("/", 1)[-1] not in state.duplicate_files:

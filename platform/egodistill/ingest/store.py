@@ -5,22 +5,32 @@ Layout under the output root ``<out>`` (a local path or any pyarrow filesystem U
     <out>/<dataset>/split=<split>/<video_id>-<part>.parquet    clip rows (contract ``clips``)
     <out>/_quarantine/<dataset>/<video_id>-<part>.parquet      clips that could not be ingested
     <out>/_quarantine/<dataset>/duplicates-<hash>.parquet      repeated manifest rows
+    <out>/_quarantine/unsafe_id-<hash>.parquet                 rows whose ids cannot name a path
+    <out>/_damaged/...                                         files found damaged on resume (moved aside)
+    <out>/_lease.json                                          the running writer's lease (leases.py)
 
 ``<part>`` hashes the config fingerprint and the clip ids the file was written for, so names are
 deterministic and a file is never overwritten with different content. Every file is written to a
 hidden temporary name and renamed (``storage.atomic_output``), and every reader here ignores names
 starting with ``.`` or ``_`` (as pyarrow and Ray Data do), so a crashed write is never read.
 The quarantine lives outside ``<out>/<dataset>`` so that reading a dataset directory yields clip rows only.
+
+On resume every file is verified (:func:`egodistill.storage.parquet_problem`: footer readable, row
+count as recorded, id columns readable, fingerprint as this run's); a damaged file is moved to
+``<out>/_damaged/`` with a log line, so its clips are pending again and the run redoes them. A clip
+id found in two data files means two writers mixed their rows: scanning and :func:`read_clips` fail.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
@@ -28,10 +38,15 @@ import pyarrow.parquet as pq
 from egodistill import storage
 from egodistill.tables import conform, validate
 
+log = logging.getLogger(__name__)
+
 CONTRACT = "clips"
 FINGERPRINT_KEY = b"egodistill.ingest.fingerprint"
 QUARANTINE_DIR = "_quarantine"
 DUPLICATE_REASON = "duplicate_clip_id"
+UNSAFE_REASON = "unsafe_id"
+PATH_ID_COLUMNS = ("dataset", "split", "video_id")
+"""Manifest columns whose values become path components of the output."""
 
 
 class IngestOutputError(ValueError):
@@ -47,8 +62,9 @@ def join(base: str, *parts: str) -> str:
 
 
 def safe_name(text: str) -> str:
-    """A file-name-safe version of an id (ids are usually safe already)."""
-    return re.sub(r"[^A-Za-z0-9._=-]", "_", text) or "_"
+    """A file-name-safe version of an id (ids are usually safe already); never ``.``/``..``/hidden."""
+    name = re.sub(r"[^A-Za-z0-9._=-]", "_", text) or "_"
+    return "-" + name[1:] if name.startswith(".") else name
 
 
 def part_id(fingerprint: str, clip_ids: Iterable[str]) -> str:
@@ -71,10 +87,15 @@ def duplicates_file(out: str, dataset: str, part: str) -> str:
     return join(out, QUARANTINE_DIR, safe_name(dataset), f"duplicates-{part}.parquet")
 
 
+def unsafe_file(out: str, part: str) -> str:
+    """Quarantine of rows with unsafe ids: directly in ``_quarantine/`` (their dataset name is not trusted)."""
+    return join(out, QUARANTINE_DIR, f"{UNSAFE_REASON}-{part}.parquet")
+
+
 def _stamp(table: pa.Table, fingerprint: str) -> pa.Table:
     meta = dict(table.schema.metadata or {})
     meta[FINGERPRINT_KEY] = fingerprint.encode()
-    return table.replace_schema_metadata(meta)
+    return storage.stamp_rows(table.replace_schema_metadata(meta))
 
 
 def write_clips(table: pa.Table, uri: str, fingerprint: str, row_group_rows: int, compression: str) -> None:
@@ -143,30 +164,73 @@ class OutputState:
     duplicate_files: set[str] = field(default_factory=set)
     data_files: int = 0
     quarantine_files: int = 0
+    damaged: list[tuple[str, str, str]] = field(default_factory=list)
+    """(file, where it was moved, why) for every damaged file moved aside by this scan."""
 
     def done(self, key: tuple[str, str]) -> bool:
         return key in self.written or key in self.quarantined
 
 
-def scan_output(out: str, fingerprint: str | None = None) -> OutputState:
+def _read_ids(
+    fs: pafs.FileSystem, path: str, columns: list[str], out: str, heal: bool, state: OutputState
+) -> pa.Table | None:
+    """The id columns of a verified file; a damaged one is moved aside (``heal``) or raises."""
+    problem, _ = storage.parquet_problem(fs, path)
+    table = None
+    if problem is None:
+        try:
+            table = pq.read_table(path, filesystem=fs, columns=columns)
+        except (pa.ArrowInvalid, OSError) as e:
+            problem = f"columns {columns} unreadable ({type(e).__name__}: {e})"
+    if problem is None:
+        return table
+    if not heal:
+        raise IngestOutputError(f"{path}: damaged ingest output: {problem}; re-run ingest to move it aside")
+    _, root = storage.resolve(out)
+    dest = storage.move_aside(fs, root, path)
+    log.warning("ingest: damaged output %s (%s) moved to %s; its clips will be redone", path, problem, dest)
+    state.damaged.append((path, dest, problem))
+    return None
+
+
+def duplicate_error(key: tuple[str, str], first: str, second: str, count: int) -> IngestOutputError:
+    return IngestOutputError(
+        f"clip {key[0]}/{key[1]} is in two files, {first} and {second} ({count} repeated clip ids): two "
+        "writers mixed their rows in this output; delete the files of one run or re-ingest into a new --out"
+    )
+
+
+def scan_output(out: str, fingerprint: str | None = None, heal: bool = False) -> OutputState:
     """Read the clip ids of every complete file under ``out`` (only the id columns are read).
 
-    Raises :class:`IngestOutputError` when a file carries another config fingerprint.
+    Raises :class:`IngestOutputError` when a file carries another config fingerprint, when a clip id
+    is in two data files, or (without ``heal``) when a file is damaged; with ``heal`` a damaged file
+    is moved to ``<out>/_damaged/`` instead (the caller holds the output's lease).
     """
     state = OutputState()
+    repeated: list[tuple[tuple[str, str], str, str]] = []
     for dataset in _datasets(out):
         fs, files = _list_parquet(out, safe_name(dataset))
         for path in files:
-            t = pq.read_table(path, filesystem=fs, columns=["dataset", "clip_id"])
+            t = _read_ids(fs, path, ["dataset", "clip_id"], out, heal, state)
+            if t is None:
+                continue
             _check_fingerprint(t.schema, path, fingerprint)
             for ds_name, cid in zip(
                 t.column("dataset").to_pylist(), t.column("clip_id").to_pylist(), strict=True
             ):
-                state.written[(ds_name, cid)] = path
+                key = (ds_name, cid)
+                if key in state.written and state.written[key] != path:
+                    repeated.append((key, state.written[key], path))
+                state.written[key] = path
             state.data_files += 1
+    if repeated:
+        raise duplicate_error(*repeated[0], len(repeated))
     fs, files = _list_parquet(join(out, QUARANTINE_DIR), "")
     for path in files:
-        t = pq.read_table(path, filesystem=fs, columns=["dataset", "item_id", "reason"])
+        t = _read_ids(fs, path, ["dataset", "item_id", "reason"], out, heal, state)
+        if t is None:
+            continue
         _check_fingerprint(t.schema, path, fingerprint)
         state.quarantine_files += 1
         if path.rsplit("/", 1)[-1].startswith("duplicates-"):
@@ -202,10 +266,26 @@ def read_clips(
     fs, files = clip_files(out, dataset, split)
     if not files:
         raise FileNotFoundError(f"no clip files under {out} (dataset={dataset}, split={split})")
+    for path in files:  # every file, not only the first: versions must not mix, damage must not pass
+        problem, meta = storage.parquet_problem(fs, path)
+        if problem is not None:
+            raise IngestOutputError(f"{path}: damaged clips file: {problem}; re-run ingest to heal it")
+        validate(meta.schema.to_arrow_schema(), CONTRACT)
     ds = pads.dataset(files, filesystem=fs, format="parquet")
-    for fragment in ds.get_fragments():  # every file, not only the first: versions must not mix
-        validate(fragment.physical_schema, CONTRACT)
+    check_unique_clips(ds.to_table(columns=["dataset", "clip_id"]), out)
     return ds.to_table(columns=columns)
+
+
+def check_unique_clips(ids: pa.Table, where: str) -> None:
+    """Raise :class:`IngestOutputError` when a (dataset, clip_id) appears more than once in ``ids``."""
+    counts = ids.group_by(["dataset", "clip_id"]).aggregate([([], "count_all")])
+    repeated = counts.filter(pc.greater(counts["count_all"], 1))
+    if repeated.num_rows:
+        first = repeated.slice(0, 1).to_pylist()[0]
+        raise IngestOutputError(
+            f"{where}: {repeated.num_rows} clip ids appear more than once (e.g. {first['dataset']}/"
+            f"{first['clip_id']} x{first['count_all']}): two writers mixed their rows; re-ingest into a new --out"
+        )
 
 
 def read_quarantine(out: str) -> pa.Table:

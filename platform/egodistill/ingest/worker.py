@@ -182,6 +182,14 @@ def ingest_video(
     out.decode_sec = time.perf_counter() - t0
     out.frames_decoded = result.frames_decoded
     out.seeks = result.seeks
+    mismatch = timing_problem(result, rows[0].get("fps"), rows[0].get("video_duration_sec"), frames)
+    if mismatch is not None:
+        out.quarantine.extend(
+            _entry(r, video_path, "video_timing_mismatch", mismatch)
+            for r in rows
+            if str(r["clip_id"]) in plans
+        )
+        return out
 
     for r in rows:
         cid = str(r["clip_id"])
@@ -196,6 +204,30 @@ def ingest_video(
         out.rows.append(_clip_row(r, plan, result, windows[cid], geometry, stream.units))
         out.frames_stored += len(plan.times)
     return out
+
+
+def timing_problem(
+    result: DecodeResult, fps: float | None, duration_sec: float | None, frames: FrameConfig
+) -> str | None:
+    """Why the video's timing disagrees with its manifest row (fps, duration), or None.
+
+    A file whose timestamps run fast or slow (or whose metadata names another rate) would give
+    frames of the wrong instants for every clip, not only for those past its end.
+    """
+    tol = frames.timing_tolerance
+    info = result.info
+    problems = []
+    if fps and fps > 0:
+        for what, seen in (("container", info.average_fps), ("decoded timestamps", result.decoded_fps)):
+            if seen and abs(seen - fps) > tol * fps:
+                problems.append(f"{what} fps {seen:.3f} vs manifest fps {fps:.3f}")
+    if duration_sec and info.duration_sec is not None:
+        allowed = max(frames.timing_tolerance_sec, tol * duration_sec)
+        if abs(info.duration_sec - duration_sec) > allowed:
+            problems.append(f"container duration {info.duration_sec:.3f}s vs manifest {duration_sec:.3f}s")
+    if not problems:
+        return None
+    return "; ".join(problems) + f" (tolerance {tol:.0%}): timestamps cannot be trusted"
 
 
 def _clip_row(

@@ -7,7 +7,12 @@ free ports, so :meth:`LocalHead.stop` can signal the processes of that session o
 Authentication (Ray >= 2.5x): once ``~/.ray/auth_token`` exists, a head started without
 ``RAY_AUTH_MODE`` turns token auth on and a client without it fails with ``AuthenticationError``
 (shared/docs/install-notes.md). The head and every client here run with ``RAY_AUTH_MODE=token`` and
-the token is created once with ``ray get-auth-token --generate`` when there is none.
+the token is created once with ``ray get-auth-token --generate`` when there is none, readable by
+its owner only (mode 0600).
+
+Local means local: every service of the head (node IP, GCS, raylet, dashboard and its agent,
+metrics export, Ray client server, workers) is bound to 127.0.0.1 (``--node-ip-address``), so
+nothing of it answers on another interface.
 """
 
 from __future__ import annotations
@@ -26,6 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 AUTH_ENV = {"RAY_AUTH_MODE": "token"}
+LOCAL_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
+"""Ray's single-machine mode: ``--node-ip-address 127.0.0.1`` stays loopback (on Linux Ray would
+otherwise replace a localhost node IP with the machine's routable address), and the services bind it."""
+LOOPBACK = "127.0.0.1"
+TOKEN_MODE = 0o600
 
 
 class LocalHeadError(RuntimeError):
@@ -53,14 +63,29 @@ def client_env() -> dict[str, str]:
     return {**os.environ, **AUTH_ENV, "RAY_USAGE_STATS_ENABLED": "0", "PATH": path}
 
 
+def token_path() -> Path | None:
+    """The token file Ray reads (``$RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token``); None if in the env."""
+    if os.environ.get("RAY_AUTH_TOKEN"):
+        return None
+    return Path(os.environ.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token")
+
+
 def ensure_auth_token() -> None:
-    """Create ``~/.ray/auth_token`` with Ray's own command when no token is configured."""
-    if os.environ.get("RAY_AUTH_TOKEN") or os.environ.get("RAY_AUTH_TOKEN_PATH"):
+    """Create the token file with Ray's own command when there is none, and keep it mode 0600.
+
+    The file is created under umask 077, so it is never readable by others, even for a moment; an
+    existing file of ours that is group/world-readable is tightened to 0600.
+    """
+    path = token_path()
+    if path is None:
         return
-    if (Path.home() / ".ray" / "auth_token").is_file():
-        return
-    subprocess.run([_ray_cli(), "get-auth-token", "--generate"], env=client_env(), check=True,
-                   stdout=subprocess.DEVNULL)  # fmt: skip
+    if not path.is_file():
+        if os.environ.get("RAY_AUTH_TOKEN_PATH"):
+            return  # a configured path that does not exist is Ray's error to report, not ours to create
+        subprocess.run([_ray_cli(), "get-auth-token", "--generate"], env=client_env(), check=True,
+                       stdout=subprocess.DEVNULL, umask=0o077)  # fmt: skip
+    if path.is_file() and path.stat().st_uid == os.getuid() and path.stat().st_mode & 0o077:
+        path.chmod(TOKEN_MODE)
 
 
 @dataclass
@@ -124,7 +149,7 @@ def start_local_head(
     timeout_s: float = 180.0,
     env: dict[str, str] | None = None,
 ) -> LocalHead:
-    """``ray start --head --dashboard-host 127.0.0.1`` on free ports; returns once jobs can be submitted.
+    """``ray start --head`` bound to 127.0.0.1 on free ports; returns once jobs can be submitted.
 
     ``env`` is added to the head's environment, which its jobs' drivers and workers inherit.
     """
@@ -141,7 +166,8 @@ def start_local_head(
         _ray_cli(), "start", "--head", "--block", "--disable-usage-stats",
         "--temp-dir", str(root),
         "--port", str(gcs_port),
-        "--dashboard-host", "127.0.0.1",
+        "--node-ip-address", LOOPBACK,
+        "--dashboard-host", LOOPBACK,
         "--dashboard-port", str(dash_port),
         "--dashboard-agent-listen-port", str(_free_port()),
         "--ray-client-server-port", str(_free_port()),
@@ -152,7 +178,11 @@ def start_local_head(
     log_file = root / "head.log"
     with open(log_file, "wb") as log:
         proc = subprocess.Popen(
-            cmd, stdout=log, stderr=subprocess.STDOUT, env=client_env(), start_new_session=True
+            cmd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**client_env(), **LOCAL_ENV, **(env or {})},
+            start_new_session=True,
         )
     head = LocalHead(
         f"http://127.0.0.1:{dash_port}", f"127.0.0.1:{gcs_port}", root, proc.pid, log_file, owns, proc
