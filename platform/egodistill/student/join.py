@@ -32,6 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from egodistill.evaluation.segments import segment_of
+from egodistill.leases import hold_lease
 
 SUMMARY_FILE = "_summary.json"
 QUARANTINE_DIR = "_quarantine"
@@ -144,13 +145,19 @@ def _rename_teacher(name: str):
 
 def join_inputs(spec: JoinSpec, eval_split: str = "val", num_partitions: int | None = None) -> dict[str, Any]:
     """Join and write (see the module docstring); returns the summary. Reuses a complete output."""
-    import ray
-    from ray.data.expressions import col
-
     fp = spec.fingerprint()
     existing = read_summary(spec.out)
     if existing is not None and existing.get("fingerprint") == fp:
         return existing
+    Path(spec.out).parent.mkdir(parents=True, exist_ok=True)
+    with hold_lease(str(Path(spec.out).parent), "student-inputs"):  # one writer per output
+        return _join_and_write(spec, fp, eval_split, num_partitions)
+
+
+def _join_and_write(spec: JoinSpec, fp: str, eval_split: str, num_partitions: int | None) -> dict[str, Any]:
+    import ray
+    from ray.data.expressions import col
+
     parts = num_partitions or max(2, min(64, len(spec.clip_files)))
     columns = CLIP_COLUMNS + (FRAME_COLUMNS if spec.image_files is None else [])
     ds = ray.data.read_parquet(spec.clip_files, partitioning=None).select_columns(columns)
