@@ -44,6 +44,7 @@ class StageRun:
     needs_boundary: bool = False
     init_state: str | None = None
     state_of: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # checkpoint state -> student state
+    efficiency: Callable[[StudentConfig], dict[str, float]] | None = None  # measured on the trained config
     tags: dict[str, str] = field(default_factory=dict)
 
 
@@ -190,7 +191,9 @@ def run_stage(cfg: StudentJobBase, run: StageRun, parent_run: tracking.RunRef | 
         model = load_trained(prep.student, model_state)
         segments = segment_results_of((state.get("extra") or {}).get("per_segment"))
         out_dir = student_dir(cfg, run.stage)
+        efficiency = run.efficiency(prep.student) if run.efficiency else {}
         final: dict[str, Any] = {f"final_{k}": v for k, v in metrics.items()}
+        final.update({f"efficiency_{k}": v for k, v in efficiency.items()})
         if segments is not None:
             final.update({"eval_segment_top1": segments.top1, "eval_clip_top1": segments.clip_top1,
                           "eval_segments": len(segments.label)})  # fmt: skip
@@ -201,7 +204,7 @@ def run_stage(cfg: StudentJobBase, run: StageRun, parent_run: tracking.RunRef | 
                 "init_from": run.init_state, "mlflow_run_id": mlrun.run_id if mlrun else None,
                 "inputs": prep.train.directory, **(extra_info or {})}  # fmt: skip
         save_student(out_dir, model, prep.student, info, mlrun)
-    return StudentOutcome(run.stage, cfg.job_name(), cfg.student.variant, cfg.data.dataset, metrics, {},
+    return StudentOutcome(run.stage, cfg.job_name(), cfg.student.variant, cfg.data.dataset, metrics, efficiency,
                           str(out_dir), fitted.checkpoint_path, mlrun.run_id if mlrun else None, prep.classes,
                           time.perf_counter() - t0, segments, prep.notes)  # fmt: skip
 

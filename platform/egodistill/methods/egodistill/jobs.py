@@ -25,8 +25,9 @@ def distill_stage(cfg: DistillJobConfig) -> StageRun:
     from egodistill.methods.egodistill.steps import train_loop
 
     init = weights_path(cfg.init_from) if cfg.init_from else None
+    efficiency = (lambda s: student_efficiency(s, cfg.efficiency_size, cfg.latency_batch)) if cfg.efficiency else None
     return StageRun("distill", train_loop, needs_teacher=VARIANTS[cfg.student.variant].distill, evaluates=True,
-                    init_state=init)  # fmt: skip
+                    init_state=init, efficiency=efficiency)  # fmt: skip
 
 
 def run_pretrain(cfg: PretrainJobConfig, parent_run: tracking.RunRef | None = None) -> StudentOutcome:
@@ -59,11 +60,7 @@ def run_distill(
     """
     if cfg.init_from and not Path(weights_path(cfg.init_from)).is_file():
         raise FileNotFoundError(f"stage-1 student {weights_path(cfg.init_from)} does not exist (run `egodistill pretrain`)")
-    out = run_stage(cfg, distill_stage(cfg), parent_run, train_callbacks)
-    if cfg.efficiency:
-        scfg = cfg.student.model_copy(update={"num_classes": len(out.classes), "num_frames": cfg.data.num_frames})
-        out.efficiency = student_efficiency(scfg, cfg.efficiency_size, cfg.latency_batch)
-    return out
+    return run_stage(cfg, distill_stage(cfg), parent_run, train_callbacks)
 
 
 __all__ = ["distill_stage", "pretrain_stage", "run_distill", "run_pretrain", "student_efficiency"]
