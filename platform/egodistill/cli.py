@@ -28,6 +28,9 @@ SUBCOMMANDS: dict[str, str] = {
     "distill": "egodistill.training.student_cli:distill",
     "experiment": "egodistill.training.student_cli:experiment",
     "sweep": "egodistill.tuning.cli",
+    "predict": "egodistill.inference.cli:predict",
+    "retrieve": "egodistill.inference.cli:retrieve",
+    "package": "egodistill.inference.cli:package",
     "demo": "egodistill.demo",
 }
 
