@@ -70,12 +70,8 @@ def test_retrieve_on_predictions(ray_session, student_dir, tmp_path):
 
     videos, imus = [], []
     for name in ("a", "b"):
-        videos.append(
-            str(
-                write_video(tmp_path / f"{name}.mp4", seconds=7.0, fps=30, gop=30)
-                and tmp_path / f"{name}.mp4"
-            )
-        )
+        write_video(tmp_path / f"{name}.mp4", seconds=7.0, fps=30, gop=30)
+        videos.append(str(tmp_path / f"{name}.mp4"))
         imus.append(str(write_imu_csv(tmp_path / f"{name}.csv", 7.0)))
     out = tmp_path / "pred"
     cfg = PredictConfig(student=str(student_dir), videos=videos, imus=imus, out=str(out), plots=False)
