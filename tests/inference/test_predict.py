@@ -134,3 +134,33 @@ def test_visonly_student_needs_no_imu(ray_session, visonly_dir, media, tmp_path)
     assert summary.ok and summary.rows_predicted == 5
     t = pq.read_table(store.predictions_file(tmp_path / "pred", "good"))
     assert t.column("imu_coverage").null_count == 5 and not any(t.column("imu_used").to_pylist())
+
+
+def test_predict_over_a_dataset_root_scores_against_the_annotations(
+    ray_session, visonly_dir, ego4d_dataset, tmp_path
+):
+    root, _, _ = ego4d_dataset
+    cfg = PredictConfig(student=str(visonly_dir), dataset="ego4d", root=str(root), out=str(tmp_path / "p"))
+    summary = run_predict(cfg)
+    assert summary.ok and summary.videos == 2
+    table = pq.read_table(
+        store.predictions_file(
+            tmp_path / "p", sorted(p.stem for p in (tmp_path / "p" / "predictions").glob("*"))[0]
+        )
+    )
+    gt = [g for g in table.column("gt_label").to_pylist() if g is not None]
+    assert gt  # annotated windows carry the planted verb
+    assert summary.accuracy is not None and summary.accuracy.labelled >= len(gt)
+    assert any("per-window accuracy" in line for line in summary.lines())
+    assert len(list((tmp_path / "p" / "timelines").glob("*.png"))) == 2
+
+
+def test_cli_missing_imu_is_one_line_and_exit_1(ray_session, student_dir, media, tmp_path, capsys):
+    from egodistill.cli import main
+
+    video = str(media["good"][0])
+    code = main(["predict", "--student", str(student_dir), "--video", video, "--imu", str(tmp_path / "gone.csv"),
+                 "--out", str(tmp_path / "o")])  # fmt: skip
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1
+    assert len(err) == 1 and "gone.csv" in err[0] and "needs IMU" in err[0]
