@@ -48,7 +48,7 @@ def test_keyframe_policy_shows_the_nearest_keyframe_within_half_the_gap(video):
     assert fb.frames_decoded <= len(TARGETS)  # one decode per distinct keyframe, nothing in between
     gap = float(np.diff(keys).max())
     assert fb.keyframe_gap_sec == pytest.approx(gap)
-    bound = max_error_bound("keyframe", fb.info.average_fps, fb.keyframe_gap_sec)
+    bound = max_error_bound("keyframe", fb.info.average_fps, fb.keyframe_gap_sec, fb.tail_sec)
     for t in TARGETS:
         shown = fb.times[t]
         assert np.min(np.abs(keys - shown)) < 1e-6  # a keyframe
@@ -83,3 +83,25 @@ def test_truncated_video_keeps_early_frames_and_names_the_rest(tmp_path, policy)
 def test_unknown_policy():
     with pytest.raises(ValueError, match="unknown frame policy"):
         decode_frames("fast", "x.mp4", [1.0], TRANSFORM)
+
+
+def test_keyframe_bound_covers_times_after_the_last_keyframe(tmp_path):
+    """A long GOP: the end of the video is further from the last keyframe than half a GOP."""
+    import av as _av
+
+    path = tmp_path / "long_gop.mp4"
+    with _av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=FPS, options={"g": "90", "keyint_min": "90", "sc_threshold": "0"})
+        s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+        from videofakes import pattern
+
+        for i in range(int(5.5 * FPS)):  # keyframes at 0 and 3 s; the video ends at 5.5 s
+            for p in s.encode(_av.VideoFrame.from_ndarray(pattern(i % 256), format="rgb24")):
+                out.mux(p)
+        for p in s.encode():
+            out.mux(p)
+    assert _keyframe_times(path) == pytest.approx([0.0, 3.0])
+    fb = decode_frames("keyframe", str(path), [5.4], TRANSFORM)
+    assert fb.times[5.4] == pytest.approx(3.0)
+    bound = max_error_bound("keyframe", fb.info.average_fps, fb.keyframe_gap_sec, fb.tail_sec)
+    assert fb.error_sec(5.4) == pytest.approx(2.4) and bound >= 2.4 > 0.5 * 3.0

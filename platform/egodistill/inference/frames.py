@@ -40,16 +40,19 @@ class FrameBatch:
     frames_decoded: int = 0
     keyframe_gap_sec: float = 0.0
     """Largest keyframe spacing seen (the keyframe policy's error is at most half of it)."""
+    tail_sec: float = 0.0
+    """Times after the last keyframe are shown that keyframe: the stream's span beyond it."""
 
     def error_sec(self, target: float) -> float:
         return abs(self.times[target] - target)
 
 
-def max_error_bound(policy: str, fps: float | None, keyframe_gap_sec: float) -> float:
-    """The stated maximum time error of a policy for a video (seconds)."""
+def max_error_bound(policy: str, fps: float | None, keyframe_gap_sec: float, tail_sec: float = 0.0) -> float:
+    """The stated maximum time error of a policy for a video (seconds): exact, half a frame period;
+    keyframe, half the largest keyframe spacing, or the stretch after the last keyframe if longer."""
     if policy == "exact":
         return 0.5 / fps if fps else math.nan
-    return 0.5 * keyframe_gap_sec
+    return max(0.5 * keyframe_gap_sec, tail_sec)
 
 
 def decode_frames(
@@ -165,6 +168,9 @@ def _keyframe(video: str, targets: Sequence[float], transform: Callable, threads
         while error is None and i < len(wanted) and prev is not None:
             t = wanted[i]
             end = last_pt if last_pt is not None else prev[0]
+            out.tail_sec = max(
+                out.tail_sec, end + (1.0 / info.average_fps if info.average_fps else 0.0) - prev[0]
+            )
             if t > end + (1.0 / info.average_fps if info.average_fps else 0.05):
                 break
             try:

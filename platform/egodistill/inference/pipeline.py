@@ -118,7 +118,9 @@ def _video_batches(
             out["detail"][:] = e.detail
             fb = None
         if fb is not None:
-            out["error_bound_sec"][:] = max_error_bound(s["policy"], fb.info.average_fps, fb.keyframe_gap_sec)
+            out["error_bound_sec"][:] = max_error_bound(
+                s["policy"], fb.info.average_fps, fb.keyframe_gap_sec, fb.tail_sec
+            )
             for i, w in enumerate(chunk):
                 miss = [t for t in w.frame_times if t in fb.missing]
                 if miss:
@@ -562,7 +564,7 @@ def _finish(
         if src.video_id in skipped:  # done by an earlier run: its files are its rows in
             s.rows_in_before += t.num_rows + q_rows
         if t.num_rows:
-            acc = window_accuracy(t)
+            acc = window_accuracy(t, classes)
             s.per_video.append(
                 f"  {src.video_id}: {t.num_rows} windows predicted, {q_rows} quarantined; {acc.line()}"
             )
@@ -578,7 +580,7 @@ def _finish(
     if tables:
         all_rows = pa.concat_tables(tables)
         atomic_write_table(merge_segments(all_rows), str(store.segments_file(out)))
-        s.accuracy = window_accuracy(all_rows)
+        s.accuracy = window_accuracy(all_rows, classes)
         errs = all_rows.column("frame_error_sec").to_numpy()
         if len(errs):
             s.max_frame_error_sec = max(s.max_frame_error_sec, float(errs.max()))

@@ -93,11 +93,13 @@ def _empty_segments() -> pa.Table:
 
 @dataclass
 class Accuracy:
-    """Per-window top-1 against the annotations."""
+    """Per-window top-1 against the annotations (windows whose verb the model knows)."""
 
     correct: int
     labelled: int
     unlabelled: int
+    unknown_verb: int = 0
+    """Annotated windows whose verb is not among the model's classes (rare classes dropped in training)."""
 
     @property
     def top1(self) -> float:
@@ -105,18 +107,23 @@ class Accuracy:
 
     def line(self) -> str:
         if not self.labelled:
-            return "per-window accuracy: no annotated windows"
+            return "per-window accuracy: no annotated windows with a verb the model knows"
+        extra = f", {self.unknown_verb} with a verb outside the model's classes" if self.unknown_verb else ""
         return (
             f"per-window accuracy {self.top1:.3f} ({self.correct}/{self.labelled} annotated windows; "
-            f"{self.unlabelled} windows without an annotation left out)"
+            f"left out: {self.unlabelled} without an annotation{extra})"
         )
 
 
-def window_accuracy(predictions: pa.Table) -> Accuracy:
+def window_accuracy(predictions: pa.Table, classes: Sequence[str] | None = None) -> Accuracy:
     gt = predictions.column("gt_label").to_pylist()
     pred = predictions.column("pred_label").to_pylist()
-    labelled = [(g, p) for g, p in zip(gt, pred, strict=True) if g is not None]
-    return Accuracy(sum(g == p for g, p in labelled), len(labelled), len(gt) - len(labelled))
+    known = set(classes) if classes is not None else None
+    labelled = [
+        (g, p) for g, p in zip(gt, pred, strict=True) if g is not None and (known is None or g in known)
+    ]
+    unknown = sum(1 for g in gt if g is not None and known is not None and g not in known)
+    return Accuracy(sum(g == p for g, p in labelled), len(labelled), gt.count(None), unknown)
 
 
 def plot_timeline(
@@ -152,7 +159,7 @@ def plot_timeline(
     ax.set_xlim(0, end)
     ax.set_ylim(0, 2)
     ax.set_xlabel("time (s)")
-    acc = window_accuracy(predictions)
+    acc = window_accuracy(predictions, classes)
     ax.set_title(title + (f" - per-window top-1 {acc.top1:.2f}" if acc.labelled else ""))
     used = sorted({r["pred_label"] for r in rows} | {g.verb for g in ground_truth})
     ax.legend(
