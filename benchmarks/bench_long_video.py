@@ -42,8 +42,9 @@ WINDOW_SEC = 422 / 198.0
 def _frames(width: int, height: int, count: int, seed: int = 0):
     """Cheap moving content: a textured panorama panned and a bright block sliding, per frame."""
     rng = np.random.default_rng(seed)
-    small = rng.integers(0, 255, (height // 8, (width * 2) // 8, 3), dtype=np.uint8)
-    pano = np.repeat(np.repeat(small, 8, 0), 8, 1)
+    block = 24  # texture scale: about 8 Mbit/s at crf 28, like a head-camera recording
+    small = rng.integers(0, 255, (height // block + 1, (width * 2) // block + 1, 3), dtype=np.uint8)
+    pano = np.repeat(np.repeat(small, block, 0), block, 1)[:height, : 2 * width]
     for i in range(count):
         x = (i * 7) % width
         img = np.ascontiguousarray(pano[:, x : x + width])
