@@ -150,7 +150,8 @@ def test_predict_over_a_dataset_root_scores_against_the_annotations(
     )
     gt = [g for g in table.column("gt_label").to_pylist() if g is not None]
     assert gt  # annotated windows carry the planted verb
-    assert summary.accuracy is not None and summary.accuracy.labelled >= len(gt)
+    acc = summary.accuracy  # over both videos; verbs outside the model's 3 classes are counted apart
+    assert acc is not None and acc.labelled + acc.unknown_verb >= len(gt)
     assert any("per-window accuracy" in line for line in summary.lines())
     assert len(list((tmp_path / "p" / "timelines").glob("*.png"))) == 2
 

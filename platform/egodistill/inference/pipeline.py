@@ -459,9 +459,6 @@ def _run_ray(
 ) -> None:
     import ray
 
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = cfg.compute.progress_bars
-    ctx.execution_options.preserve_order = False
     tasks = []
     for vid, p in sorted(plans.items(), key=lambda kv: -len(kv[1].windows)):  # long videos first
         task = {
@@ -472,6 +469,10 @@ def _run_ray(
         tasks.append({"video_id": vid, "task_json": json.dumps(task)})
     actors, gpus = _actor_resources(cfg)
     ds = ray.data.from_items(tasks, override_num_blocks=len(tasks))
+    # this Dataset's own DataContext copy (inherited by the maps below), not the process-wide one
+    ds.context.enable_progress_bars = cfg.compute.progress_bars
+    ds.context.enable_operator_progress_bars = cfg.compute.progress_bars
+    ds.context.execution_options.preserve_order = False  # windows are reassembled per video by index
     s = json.loads(settings)
     # A memory request sized to a decode batch keeps decoding in its own tasks: Ray Data fuses operators
     # with identical remote arguments, which would serialise decode and forward inside each actor.
