@@ -30,6 +30,9 @@ SUBCOMMANDS: dict[str, str] = {
     "distill": "egodistill.methods.egodistill.cli:distill",
     "experiment": "egodistill.methods.egodistill.cli:experiment",
     "sweep": "egodistill.tuning.cli",
+    "predict": "egodistill.inference.cli:predict",
+    "retrieve": "egodistill.inference.cli:retrieve",
+    "package": "egodistill.inference.cli:package",
     "demo": "egodistill.demo",
 }
 
