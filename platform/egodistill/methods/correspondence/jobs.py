@@ -80,15 +80,18 @@ def train(
     rows = _manifest(cfg)
     spec = classifiers.input_spec(classifiers.teacher_spec(cfg.model.video))
     cspec = clip_spec(spec, cfg.data.decode_size)
-    held_out = {v["video_id"] for v in pairs.videos(rows, cfg.data.eval_split)}
-    vids = pairs.videos(rows, cfg.data.train_split, exclude=held_out)
+    train_ids, held_ids = pairs.split_videos(
+        rows, cfg.data.eval_split, cfg.data.heldout_video_fraction, cfg.seed
+    )
+    vids = pairs.videos(rows, train_ids)
     span = max(cfg.data.imu.window_sec, cspec.span_sec(float(vids[0]["fps"])) if vids else 0.0)
     items = pairs.tiled_items(vids, span, cfg.data.tile_stride_sec)
     ds = pairs.pair_dataset(items, cspec, cfg.data.imu, min_coverage=cfg.data.min_imu_coverage,
                             hard_offset=cfg.data.hard_negative_offset_sec, clips_per_task=cfg.data.clips_per_task,
                             num_cpus=cfg.data.num_cpus_per_task)  # fmt: skip
+    ds = ds.drop_columns(["reason"])  # torch batches take numbers only; the evaluations count the reasons
     configure_data_context()
-    params = {**tracking.flatten(cfg), "derived.train_videos": len(vids), "derived.train_pairs": len(items),
+    params = {**tracking.flatten(cfg), "derived.train_videos": len(vids), "derived.heldout_videos": len(held_ids), "derived.train_pairs": len(items),
               "derived.clip": f"{cspec.num_frames}x{cspec.sample_rate} frames at {cspec.size}px"}  # fmt: skip
     name = cfg.run_name()
     with tracking.tracked_run(cfg.tracking, workspace=cfg.workspace, job=KIND, params=params, parent=parent_run,
@@ -165,7 +168,9 @@ def evaluate_exports(cfg: CorrespondenceJobConfig, exports: dict[str, str], run:
         "config": cfg.model_dump(mode="json"),
     }
     if "correspondence" in todo:
-        vids = pairs.videos(rows, cfg.data.eval_split)
+        vids = pairs.videos(
+            rows, pairs.split_videos(rows, cfg.data.eval_split, cfg.data.heldout_video_fraction, cfg.seed)[1]
+        )
         span = max(cfg.data.imu.window_sec, 2.2)
         items = pairs.tiled_items(vids, span, cfg.data.tile_stride_sec, limit=cfg.data.max_eval_pairs)
         f = evaluate.extract(items, evaluate.Encoders(ssl, {}, {k: enc.specs[k] for k in ssl}), cfg)
