@@ -56,6 +56,12 @@ class CorrespondenceData(StrictConfig):
     hard_negative_offset_sec: float | None = Field(
         None, gt=0, description="add an IMU window of the same video this far away as a hard negative"
     )
+    heldout_video_fraction: float = Field(
+        0.25,
+        gt=0,
+        lt=1,
+        description="videos held out for the correspondence test when the manifest splits clips",
+    )
     max_eval_pairs: int = Field(400, ge=2, description="held-out pairs scored for ROC-AUC / retrieval")
     decode_size: int | None = Field(None, ge=8, description="square decode size; None: the backbone's resize")
     clips_per_task: int = Field(32, ge=1)

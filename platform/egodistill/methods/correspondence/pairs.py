@@ -24,25 +24,40 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from egodistill.datasets.imu import ImuFileError, ImuWindowConfig, extract_window, load_imu_stream
 from egodistill.teacher.data import decode_task, make_tasks
 from egodistill.teacher.dense import ClipSpec
 
 
-def videos(rows: pa.Table, split: str | None = None, exclude: set[str] | None = None) -> list[dict[str, Any]]:
-    """One record per video of the manifest (optionally of one split, minus ``exclude``d video ids)."""
-    if split is not None:
-        rows = rows.filter(pc.equal(rows.column("split"), split))
+def videos(rows: pa.Table, keep: set[str]) -> list[dict[str, Any]]:
+    """One record per video of the manifest whose id is in ``keep``, sorted by id."""
     seen: dict[str, dict[str, Any]] = {}
-    for r in rows.select(
-        ["dataset", "video_id", "video_path", "imu_paths", "fps", "video_duration_sec"]
-    ).to_pylist():
-        if r["video_id"] in (exclude or set()) or r["video_id"] in seen:
-            continue
-        seen[r["video_id"]] = r
+    columns = ["dataset", "video_id", "video_path", "imu_paths", "fps", "video_duration_sec"]
+    for r in rows.select(columns).to_pylist():
+        if r["video_id"] in keep and r["video_id"] not in seen:
+            seen[r["video_id"]] = r
     return [seen[k] for k in sorted(seen)]
+
+
+def split_videos(
+    rows: pa.Table, eval_split: str, fraction: float, seed: int = 0
+) -> tuple[set[str], set[str]]:
+    """(SSL training videos, held-out videos), split by video id as the paper does.
+
+    Videos whose labelled rows are all in ``eval_split`` are held out; when the manifest splits clips, not
+    videos (so none is), a deterministic ``fraction`` of the videos (at least one, never all) is held out.
+    """
+    import hashlib
+
+    by_video: dict[str, set[str]] = {}
+    for v, sp in zip(rows.column("video_id").to_pylist(), rows.column("split").to_pylist(), strict=True):
+        by_video.setdefault(v, set()).add(sp)
+    held = {v for v, sp in by_video.items() if sp == {eval_split}}
+    if not held and len(by_video) > 1:
+        ranked = sorted(by_video, key=lambda v: hashlib.sha1(f"{seed}:{v}".encode()).hexdigest())
+        held = set(ranked[: min(len(ranked) - 1, max(1, round(fraction * len(ranked))))])
+    return set(by_video) - held, held
 
 
 def _item(
@@ -141,4 +156,4 @@ def pair_dataset(items: Sequence[Mapping[str, Any]], spec: ClipSpec, imu: ImuWin
     )  # fmt: skip
 
 
-__all__ = ["labelled_items", "pair_dataset", "pair_task", "tiled_items", "videos"]
+__all__ = ["labelled_items", "pair_dataset", "pair_task", "split_videos", "tiled_items", "videos"]
