@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "pretrain": "egodistill.methods.egodistill.cli:pretrain",
     "distill": "egodistill.methods.egodistill.cli:distill",
     "experiment": "egodistill.methods.egodistill.cli:experiment",
+    "correspondence": "egodistill.methods.correspondence.cli:correspondence",
     "sweep": "egodistill.tuning.cli",
     "predict": "egodistill.inference.cli:predict",
     "retrieve": "egodistill.inference.cli:retrieve",

@@ -48,6 +48,10 @@ class DemoConfig(StrictConfig):
     train_layouts: list[Layout] = Field(["ego4d"], description="layouts that go on to teacher and students")
     teacher_epochs: int | None = Field(None, ge=1, description="None: the teacher's demo preset")
     sweep_trials: int = Field(0, ge=0, description="> 0: also run a Ray Tune sweep of this many trials")
+    correspondence: bool = Field(
+        False, description="also run seed 002 (video/IMU correspondence) + a dog-profile world"
+    )
+    students: bool = Field(True, description="run the EgoDistill students (features, inputs, experiment)")
     runner: Literal["submit", "local"] = "submit"
     address: str | None = Field(
         None, description="submit runner: a running cluster's dashboard URL; None: start a private local head"
@@ -103,11 +107,27 @@ def stages(cfg: DemoConfig) -> list[Stage]:
         out.append(Stage(f"ingest {layout}", "ingest", (
             "--manifest", manifest, "--out", clips, "--set", f"frames.short_side={size}",
             "--set", f"frames.crop_size={size}", "--set", "resources.progress_bars=false")))  # fmt: skip
+    dog_manifest = str(root / "manifests" / "dog.parquet")
+    if cfg.correspondence:  # the second domain of seed 002's transfer table, same layout and size
+        dog_dir = str(root / "data" / "dog")
+        out.append(Stage("synth dog", "synth", (
+            "--profile", "dog", "--layout", "ego4d", "--out", dog_dir, "--videos", str(cfg.videos),
+            "--seconds", str(cfg.seconds), "--seed", str(cfg.seed + 1), "--width", str(cfg.width),
+            "--height", str(cfg.height))))  # fmt: skip
+        out.append(
+            Stage("index dog", "index", ("--dataset", "ego4d", "--root", dog_dir, "--out", dog_manifest))
+        )
     for layout in cfg.train_layouts:
         name = teacher_name(cfg, root, layout)
         epochs = ("--epochs", str(cfg.teacher_epochs)) if cfg.teacher_epochs else ()
         out.append(Stage(f"teacher {layout}", "teacher", ("--clips", clips, "--dataset", layout, "--workspace", ws,
                                                           "--preset", "demo", "--compare-single-frame", *epochs)))  # fmt: skip
+        if cfg.correspondence:
+            out.append(Stage(f"correspondence {layout}", "correspondence", (
+                "--workspace", ws, "--dataset", layout, "--preset", "demo", "--transfer-manifest", dog_manifest,
+                "--supervised-teacher", str(export_dir(root, layout, name)))))  # fmt: skip
+        if not cfg.students:
+            continue
         out.append(Stage(f"features {layout}", "features", ("--clips", clips, "--workspace", ws, "--dataset", layout,
                                                             "--teacher-dir", str(export_dir(root, layout, name)))))  # fmt: skip
         # the demo's f_I has no ImageNet weights offline: the seeded random encoder (as the demo preset)
@@ -214,10 +234,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runner", choices=("submit", "local"), help="submit (default) or local")
     parser.add_argument("--address", help="submit to this cluster's dashboard URL instead of a local head")
     parser.add_argument("--sweep-trials", type=int, help="also run a Ray Tune sweep of N trials")
+    parser.add_argument("--correspondence", action="store_const", const=True,
+                        help="also run seed 002: a dog-profile world and `egodistill correspondence`")  # fmt: skip
+    parser.add_argument("--no-students", dest="students", action="store_const", const=False,
+                        help="skip the EgoDistill student stages (features, student inputs, experiment)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
-    keys = ("out", "videos", "seconds", "seed", "runner", "address", "sweep_trials")
+    keys = (
+        "out",
+        "videos",
+        "seconds",
+        "seed",
+        "runner",
+        "address",
+        "sweep_trials",
+        "correspondence",
+        "students",
+    )
     cfg = load_config(DemoConfig, args.config, args.overrides, **{k: getattr(args, k) for k in keys})
     try:
         run_demo(cfg)

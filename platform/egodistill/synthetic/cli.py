@@ -12,6 +12,9 @@ HELP = "generate a synthetic egocentric dataset (video + IMU + labels) in the Eg
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     p = parser
     p.add_argument("--layout", choices=["ego4d", "epic"], help="dataset layout to write (default ego4d)")
+    p.add_argument(
+        "--profile", choices=["human", "dog"], help="human (kitchen verbs, default) or dog (walk/shake/look)"
+    )
     p.add_argument("--out", help="output directory = dataset root (default ./synthetic_data)")
     p.add_argument("--videos", type=int, help="number of videos (default 4)")
     p.add_argument("--seconds", type=float, help="duration of each video in seconds (default 90)")
@@ -41,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from egodistill.synthetic.generator import generate
 
     keys = [
-        "layout", "out", "videos", "seconds", "seed", "width", "height", "fps", "codec", "crf", "audio",
+        "layout", "profile", "out", "videos", "seconds", "seed", "width", "height", "fps", "codec", "crf", "audio",
         "motion_correlation", "imu_noise_scale", "imu_defect_rate", "invalid_action_rate", "participants", "workers",
     ]  # fmt: skip
     values = {k: getattr(args, k, None) for k in keys}

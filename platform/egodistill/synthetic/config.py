@@ -22,6 +22,10 @@ class SynthConfig(StrictConfig):
     """One synthetic dataset: layout, size, rendering, motion and sensor-noise knobs."""
 
     layout: Literal["ego4d", "epic"] = "ego4d"
+    profile: Literal["human", "dog"] = Field(
+        "human",
+        description="human: the kitchen verbs; dog: a dog's head (walk, shake, look-left, look-right)",
+    )
     out: str = Field("synthetic_data", description="output directory (the dataset root)")
     videos: int = Field(4, ge=1, le=10_000)
     seconds: float = Field(90.0, ge=5.0, le=7200.0, description="duration of every video")

@@ -38,9 +38,9 @@ import numpy as np
 import pyarrow as pa
 
 from egodistill.storage import atomic_write_table
-from egodistill.synthetic.actions import VERBS
 from egodistill.synthetic.audio import SAMPLE_RATE, synthesize
 from egodistill.synthetic.config import SynthConfig
+from egodistill.synthetic.dog import verbs_for
 from egodistill.synthetic.layouts import ego4d, epic
 from egodistill.synthetic.layouts.common import VideoRecord, write_json
 from egodistill.synthetic.video_io import VideoWriter
@@ -210,7 +210,7 @@ def _mp_context():
     return get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 
 
-def verb_table() -> list[dict[str, Any]]:
+def verb_table(profile: str = "human") -> list[dict[str, Any]]:
     return [
         {
             "name": v.name,
@@ -225,7 +225,7 @@ def verb_table() -> list[dict[str, Any]]:
             "noun": v.noun,
             "noun_class": v.noun_class,
         }
-        for v in VERBS
+        for v in verbs_for(profile)
     ]
 
 
@@ -263,7 +263,7 @@ def generate(config: SynthConfig) -> SynthSummary:
             "accl": "body specific force R^T (a - g), m/s^2 (still, level head: (0, -9.81, 0))",
             "boxes": "x, y = top-left corner, w, h in pixels of the encoded frame",
         },
-        "verbs": verb_table(),
+        "verbs": verb_table(cfg.profile),
         "videos": [r.ground_truth for r in records],
     }
     write_json(root / GROUND_TRUTH, gt)
@@ -275,7 +275,7 @@ def generate(config: SynthConfig) -> SynthSummary:
         layout=cfg.layout,
         videos=cfg.videos,
         total_seconds=sum(r.seconds_rendered for r in records),
-        segments_per_verb={v.name: counts.get(v.name, 0) for v in VERBS},
+        segments_per_verb={v.name: counts.get(v.name, 0) for v in verbs_for(cfg.profile)},
         bytes_written=size,
         wall_sec=time.perf_counter() - start,
         render_sec=sum(r.render_sec for r in records),

@@ -16,6 +16,7 @@ import numpy as np
 
 from egodistill.synthetic.actions import Animation, Plan, plan_video
 from egodistill.synthetic.config import SynthConfig
+from egodistill.synthetic.dog import plan_for
 from egodistill.synthetic.renderer import Frame, Renderer
 from egodistill.synthetic.scene import Box, Scene, build_scene
 from egodistill.synthetic.trajectory import HeadTrajectory
@@ -97,6 +98,7 @@ class VideoWorld:
 
 def build_world(cfg: SynthConfig, video_index: int) -> VideoWorld:
     scene = build_scene(stream_rng(cfg.seed, video_index, "scene"))
-    plan = plan_video(stream_rng(cfg.seed, video_index, "plan"), scene, cfg.seconds, cfg)
+    plan_fn = plan_video if cfg.profile == "human" else plan_for(cfg.profile)
+    plan = plan_fn(stream_rng(cfg.seed, video_index, "plan"), scene, cfg.seconds, cfg)
     renderer = Renderer(scene.room, cfg.width, cfg.height, cfg.hfov_deg)
     return VideoWorld(config=cfg, index=video_index, scene=scene, plan=plan, renderer=renderer)

@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from egodistill.synthetic.actions import VERBS
 from egodistill.synthetic.config import SynthConfig
+from egodistill.synthetic.dog import verbs_for
 from egodistill.synthetic.imu_model import ACCL_NOISE, GYRO_NOISE, gopro_milliseconds, measure, sample_times
 from egodistill.synthetic.layouts.common import csv_text, fmt, hms_centis, hms_millis, write_text
 from egodistill.synthetic.world import VideoWorld, stream_rng
@@ -167,14 +167,14 @@ def write_annotations(root: Path, cfg: SynthConfig, annotations: list[dict[str, 
     write_text(root / TRAIN_CSV, csv_text(ANNOTATION_HEADER, train))
     write_text(root / VALIDATION_CSV, csv_text(ANNOTATION_HEADER, val))
     verbs: dict[int, tuple[str, list[str], str]] = {}
-    for v in VERBS:
+    for v in verbs_for(cfg.profile):
         key, inst, cat = verbs.setdefault(v.class_id, (v.epic_key, [], v.epic_category))
         if v.epic_verb not in inst:
             inst.append(v.epic_verb)
     verb_rows = [[i, k, str(inst), cat] for i, (k, inst, cat) in sorted(verbs.items())]
     write_text(root / VERB_CLASSES_CSV, csv_text(["id", "key", "instances", "category"], verb_rows))
     nouns: dict[int, list[str]] = {}
-    for v in VERBS:
+    for v in verbs_for(cfg.profile):
         for name, cid in [(v.noun, v.noun_class), *v.extra_nouns]:
             inst = nouns.setdefault(cid, [])
             if name not in inst:
