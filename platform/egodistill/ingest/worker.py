@@ -55,11 +55,8 @@ class ClipPlan:
 
 
 def uniform_fractions(count: int, sampling: str = "every_n") -> tuple[float, ...]:
-    """Stored frame positions as fractions of the span, ascending (see ``FrameConfig.sampling``).
-
-    Fractions are exact rationals, so the grids of different N that share a point (1/2 of N = 1 and
-    N = 3, 1/4 of N = 2 and ...) store it once.
-    """
+    """Stored frame positions as fractions of the span, ascending (``FrameConfig.sampling``); exact
+    rationals, so a point the grids of several N share (1/2 of N = 1 and N = 3) is stored once."""
     from fractions import Fraction
 
     ns = range(1, count + 1) if sampling == "every_n" else (count,)
