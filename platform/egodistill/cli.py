@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "distill": "egodistill.methods.egodistill.cli:distill",
     "experiment": "egodistill.methods.egodistill.cli:experiment",
     "sweep": "egodistill.tuning.cli",
+    "reproduce": "egodistill.benchmark.cli",
     "demo": "egodistill.demo",
 }
 

@@ -45,8 +45,10 @@ class DemoConfig(StrictConfig):
     width: int = 160
     height: int = 120
     frame_size: int = Field(
-        48, ge=16, description="stored frames, what the student sees: short side and centre crop (px); the "
-        "teacher decodes the videos at its own 112 px, so it stays >= 20x the student's GMACs"
+        48,
+        ge=16,
+        description="stored frames, what the student sees: short side and centre crop (px); the "
+        "teacher decodes the videos at its own 112 px, so it stays >= 20x the student's GMACs",
     )
     train_layouts: list[Layout] = Field(["ego4d"], description="layouts that go on to teacher and students")
     world: dict[str, Any] = Field(
@@ -56,8 +58,9 @@ class DemoConfig(StrictConfig):
     )
     preset: Literal["demo", "bench", "smoke"] = Field("demo", description="teacher and student presets")
     image_weights: str = Field(
-        "none", description="the students' frozen f_I: torchvision (ImageNet, where it can be fetched) | a local "
-        "checkpoint (e.g. `egodistill pretrain-image`'s stand-in) | none (random, smoke only)"
+        "none",
+        description="the students' frozen f_I: torchvision (ImageNet, where it can be fetched) | a local "
+        "checkpoint (e.g. `egodistill pretrain-image`'s stand-in) | none (random, smoke only)",
     )
     teacher_epochs: int | None = Field(None, ge=1, description="None: the teacher's preset")
     sweep_trials: int = Field(0, ge=0, description="> 0: also run a Ray Tune sweep of this many trials")
@@ -231,7 +234,9 @@ def world_knobs(items: list[str]) -> dict[str, str]:
         if not sep or not key:
             raise ValueError(f"--world expects KEY=VALUE, got {item!r}")
         if key not in SynthConfig.model_fields or key in ("out", "videos", "seconds", "seed", "layout"):
-            raise ValueError(f"--world {key!r} is not a knob of the synthetic world (see synthetic/config.py)")
+            raise ValueError(
+                f"--world {key!r} is not a knob of the synthetic world (see synthetic/config.py)"
+            )
         out[key] = value
     return out
 
@@ -245,9 +250,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runner", choices=("submit", "local"), help="submit (default) or local")
     parser.add_argument("--address", help="submit to this cluster's dashboard URL instead of a local head")
     parser.add_argument("--sweep-trials", type=int, help="also run a Ray Tune sweep of N trials")
-    parser.add_argument("--preset", choices=("demo", "bench", "smoke"), help="teacher/student presets (default demo)")
-    parser.add_argument("--world", action="append", default=[], metavar="KEY=VALUE",
-                        help="a synthetic-world knob for synth (e.g. motion_correlation=0.6); repeatable")
+    parser.add_argument(
+        "--preset", choices=("demo", "bench", "smoke"), help="teacher/student presets (default demo)"
+    )
+    parser.add_argument(
+        "--world",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a synthetic-world knob for synth (e.g. motion_correlation=0.6); repeatable",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -156,8 +156,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     # 64 wide on the paper's 16 x 4 clip at r3d's 112 px = 3.5 GMACs, against 0.15 for the demo's
     # EgoDistill student (N = 1, 48 px frames): 24x. From scratch on the demo world, 2 CPU cores.
     "demo": {
-        "teacher": {"name": "tiny3d", "weights": "none", "num_frames": 16, "sample_rate": 4, "crop_size": 112,
-                    "tiny_width": 64},
+        "teacher": {
+            "name": "tiny3d",
+            "weights": "none",
+            "num_frames": 16,
+            "sample_rate": 4,
+            "crop_size": 112,
+            "tiny_width": 64,
+        },
         "data": {"train_repeats": 2, "num_cpus_per_task": 1.0, "shuffle_buffer": 256},
         "optim": {
             "epochs": 8,
@@ -171,11 +177,23 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     # `egodistill reproduce`'s benchmark world (8 videos x 240 s): the demo's teacher, trained longer.
     "bench": {
-        "teacher": {"name": "tiny3d", "weights": "none", "num_frames": 16, "sample_rate": 4, "crop_size": 112,
-                    "tiny_width": 64},
+        "teacher": {
+            "name": "tiny3d",
+            "weights": "none",
+            "num_frames": 16,
+            "sample_rate": 4,
+            "crop_size": 112,
+            "tiny_width": 64,
+        },
         "data": {"train_repeats": 2, "num_cpus_per_task": 1.0, "shuffle_buffer": 256},
-        "optim": {"epochs": 10, "batch_size": 16, "lr": 3e-3, "weight_decay": 1e-4, "warmup_epochs": 1,
-                  "eval_every": 5},
+        "optim": {
+            "epochs": 10,
+            "batch_size": 16,
+            "lr": 3e-3,
+            "weight_decay": 1e-4,
+            "warmup_epochs": 1,
+            "eval_every": 5,
+        },
         "trainer": {"scaling": {"num_workers": 1, "cpus_per_worker": 1.0}, "run": {"max_failures": 1}},
     },
     # Seconds, not minutes: tests and smoke runs (2 workers sharing 1 CPU, decoding on the other).
