@@ -6,7 +6,7 @@ STAMP := $(VENV)/.egodistill-installed
 DEMO_OUT ?= demo_out
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint format bench scale-model clean
+.PHONY: setup demo test test-slow lint format bench scale-model clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: setup
 test: setup
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# end-to-end checks of several minutes each (e.g. reproduce on a tiny world with two seeds)
+test-slow: setup
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

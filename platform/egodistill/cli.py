@@ -34,6 +34,7 @@ SUBCOMMANDS: dict[str, str] = {
     "predict": "egodistill.inference.cli:predict",
     "retrieve": "egodistill.inference.cli:retrieve",
     "package": "egodistill.inference.cli:package",
+    "reproduce": "egodistill.benchmark.cli",
     "demo": "egodistill.demo",
 }
 

@@ -23,7 +23,7 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -44,9 +44,25 @@ class DemoConfig(StrictConfig):
     seed: int = 0
     width: int = 160
     height: int = 120
-    frame_size: int = Field(112, ge=16, description="stored frames: short side and centre crop (px)")
+    frame_size: int = Field(
+        48,
+        ge=16,
+        description="stored frames, what the student sees: short side and centre crop (px); the "
+        "teacher decodes the videos at its own 112 px, so it stays >= 20x the student's GMACs",
+    )
     train_layouts: list[Layout] = Field(["ego4d"], description="layouts that go on to teacher and students")
-    teacher_epochs: int | None = Field(None, ge=1, description="None: the teacher's demo preset")
+    world: dict[str, Any] = Field(
+        default_factory=dict,
+        description="more knobs of the synthetic world, passed to `synth --set` (motion_correlation, "
+        "imu_noise_scale, head_sway_scale, ...: egodistill/synthetic/config.py)",
+    )
+    preset: Literal["demo", "bench", "smoke"] = Field("demo", description="teacher and student presets")
+    image_weights: str = Field(
+        "none",
+        description="the students' frozen f_I: torchvision (ImageNet, where it can be fetched) | a local "
+        "checkpoint (e.g. `egodistill pretrain-image`'s stand-in) | none (random, smoke only)",
+    )
+    teacher_epochs: int | None = Field(None, ge=1, description="None: the teacher's preset")
     sweep_trials: int = Field(0, ge=0, description="> 0: also run a Ray Tune sweep of this many trials")
     correspondence: bool = Field(
         False, description="also run seed 002 (video/IMU correspondence) + a dog-profile world"
@@ -79,7 +95,7 @@ def teacher_name(cfg: DemoConfig, root: Path, layout: str) -> str:
 
     teacher = load_config(
         TeacherJobConfig,
-        base=PRESETS["demo"],
+        base=PRESETS[cfg.preset],
         dotted={"data.clips": str(root / "clips"), "data.dataset": layout, "workspace": str(root)},
     )
     return teacher.name
@@ -97,7 +113,8 @@ def stages(cfg: DemoConfig) -> list[Stage]:
         manifest = str(root / "manifests" / f"{layout}.parquet")
         out.append(Stage(f"synth {layout}", "synth", (
             "--layout", layout, "--out", data_dir, "--videos", str(cfg.videos), "--seconds", str(cfg.seconds),
-            "--seed", str(cfg.seed), "--width", str(cfg.width), "--height", str(cfg.height))))  # fmt: skip
+            "--seed", str(cfg.seed), "--width", str(cfg.width), "--height", str(cfg.height),
+            *(a for k, v in sorted(cfg.world.items()) for a in ("--set", f"{k}={v}")))))  # fmt: skip
         # the synthetic camera-wearers are P01..: split EPIC by a seeded share of participants
         # instead of the paper's P30/P35/P37 (the default for the real dataset)
         split = ("--set", "split.rule=random_participants") if layout == "epic" else ()
@@ -121,7 +138,7 @@ def stages(cfg: DemoConfig) -> list[Stage]:
         name = teacher_name(cfg, root, layout)
         epochs = ("--epochs", str(cfg.teacher_epochs)) if cfg.teacher_epochs else ()
         out.append(Stage(f"teacher {layout}", "teacher", ("--clips", clips, "--dataset", layout, "--workspace", ws,
-                                                          "--preset", "demo", "--compare-single-frame", *epochs)))  # fmt: skip
+                                                          "--preset", cfg.preset, "--compare-single-frame", *epochs)))  # fmt: skip
         if cfg.correspondence:
             out.append(Stage(f"correspondence {layout}", "correspondence", (
                 "--workspace", ws, "--dataset", layout, "--preset", "demo", "--transfer-manifest", dog_manifest,
@@ -130,14 +147,15 @@ def stages(cfg: DemoConfig) -> list[Stage]:
             continue
         out.append(Stage(f"features {layout}", "features", ("--clips", clips, "--workspace", ws, "--dataset", layout,
                                                             "--teacher-dir", str(export_dir(root, layout, name)))))  # fmt: skip
-        # the demo's f_I has no ImageNet weights offline: the seeded random encoder (as the demo preset)
         out.append(Stage(f"student inputs {layout}", "student-inputs", ("--workspace", ws, "--dataset", layout,
-                                                                        "--image-weights", "none")))  # fmt: skip
+                                                                        "--image-weights", cfg.image_weights)))  # fmt: skip
         out.append(Stage(f"students {layout}", "experiment", ("--workspace", ws, "--dataset", layout,
-                                                              "--preset", "demo", "--teacher-model", name)))  # fmt: skip
+                                                              "--preset", cfg.preset, "--teacher-model", name, "--image-weights", cfg.image_weights,
+                                                              "--set", f"efficiency_size={cfg.frame_size}")))  # fmt: skip
         if cfg.sweep_trials:
             out.append(Stage(f"sweep {layout}", "sweep", (
-                "--workspace", ws, "--dataset", layout, "--preset", "demo", "--name", f"demo-{layout}",
+                "--workspace", ws, "--dataset", layout, "--preset", "demo" if cfg.preset == "bench" else cfg.preset,
+                "--name", f"demo-{layout}",
                 "--trials", str(cfg.sweep_trials), "--set", f"job.data.teacher_model={name}")))  # fmt: skip
     return out
 
@@ -146,7 +164,8 @@ class StageFailed(RuntimeError):
     """A stage's job exited non-zero (its own output above says why)."""
 
 
-def _run_local(cfg: DemoConfig, todo: list[Stage]) -> None:
+def run_local(cfg: DemoConfig, todo: list[Stage]) -> None:
+    """Every stage in this process against one local ``ray.init()`` (also what `reproduce` uses)."""
     from egodistill.cli import main
     from egodistill.runtime import ensure_ray
 
@@ -220,9 +239,26 @@ def run_demo(cfg: DemoConfig) -> None:
     """Run every stage with the configured runner; raise :class:`StageFailed` on the first failure."""
     t0 = time.perf_counter()
     todo = stages(cfg)
-    (_run_submitted if cfg.runner == "submit" else _run_local)(cfg, todo)
+    (_run_submitted if cfg.runner == "submit" else run_local)(cfg, todo)
     print("\n".join(summary_lines(cfg)))
     print(f"total: {time.perf_counter() - t0:.0f} s")
+
+
+def world_knobs(items: list[str]) -> dict[str, str]:
+    """``KEY=VALUE`` flags -> knobs of the synthetic world, checked against its config (one-line errors)."""
+    from egodistill.synthetic.config import SynthConfig
+
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--world expects KEY=VALUE, got {item!r}")
+        if key not in SynthConfig.model_fields or key in ("out", "videos", "seconds", "seed", "layout"):
+            raise ValueError(
+                f"--world {key!r} is not a knob of the synthetic world (see synthetic/config.py)"
+            )
+        out[key] = value
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -238,21 +274,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also run seed 002: a dog-profile world and `egodistill correspondence`")  # fmt: skip
     parser.add_argument("--no-students", dest="students", action="store_const", const=False,
                         help="skip the EgoDistill student stages (features, student inputs, experiment)")  # fmt: skip
+    parser.add_argument(
+        "--preset", choices=("demo", "bench", "smoke"), help="teacher/student presets (default demo)"
+    )
+    parser.add_argument(
+        "--world",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a synthetic-world knob for synth (e.g. motion_correlation=0.6); repeatable",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    keys = (
-        "out",
-        "videos",
-        "seconds",
-        "seed",
-        "runner",
-        "address",
-        "sweep_trials",
-        "correspondence",
-        "students",
-    )
-    cfg = load_config(DemoConfig, args.config, args.overrides, **{k: getattr(args, k) for k in keys})
+    keys = ("out", "videos", "seconds", "seed", "runner", "address", "sweep_trials", "preset", "correspondence",
+            "students")  # fmt: skip
+    values = {k: getattr(args, k) for k in keys}
+    try:
+        values["world"] = world_knobs(args.world) or None
+    except ValueError as e:
+        print(f"egodistill demo: {e}")
+        return 2
+    cfg = load_config(DemoConfig, args.config, args.overrides, **values)
     try:
         run_demo(cfg)
     except StageFailed as e:

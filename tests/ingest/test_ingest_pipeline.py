@@ -79,7 +79,7 @@ def test_rows_decode_to_the_frames_nearest_the_requested_times(first_run):
             if fps_grid:
                 assert frame_index(decode_jpeg(jpeg)) == round(actual * 30)
         assert decode_jpeg(row["first_frame"]).shape == (48, 48, 3)
-        assert row["num_frames"] == 4 and len(row["imu"]) == 422 * 6
+        assert row["num_frames"] == 9 and len(row["imu"]) == 422 * 6  # every N in 1..4
 
 
 def test_layout_is_partitioned_by_dataset_and_split(first_run):
@@ -152,7 +152,7 @@ def test_segment_span_option_samples_inside_the_labelled_segment(ray_session, mi
     run_ingest(_config(manifest, out, span="segment", count=2, first_last=False))
     for row in rows_by_clip(out).values():
         assert (row["sample_start_sec"], row["sample_end_sec"]) == (row["start_sec"], row["end_sec"])
-        assert row["num_frames"] == 2 and row["first_frame"] is None
+        assert row["num_frames"] == 3 and row["first_frame"] is None  # N = 1, 2: 1/4, 1/2, 3/4
         assert all(row["start_sec"] <= t <= row["end_sec"] for t in row["frame_target_sec"])
 
 
@@ -180,7 +180,7 @@ def test_job_entry_point_with_yaml_config_and_flags(ray_session, mixed_media, tm
     assert job_main("ingest", argv) == 0  # Ray is already up (the session's): the job reuses it
     table = store.read_clips(str(out))
     assert table.num_rows == 3
-    assert set(table.column("num_frames").to_pylist()) == {2}
+    assert set(table.column("num_frames").to_pylist()) == {3}
     assert set(table.column("frame_width").to_pylist()) == {32}
     assert job_main("ingest", ["--out", str(out)]) == 2  # no --manifest: a config error, exit status 2
     assert job_main("ingest", ["--manifest", "m", "--out", "o", "--set", "frames.count=0"]) == 2

@@ -9,7 +9,7 @@ from ingestfakes import WINDOW_SEC, clip_row, frame_index, write_ego4d_imu, writ
 from egodistill.datasets.imu import ImuWindowConfig, clip_imu_window
 from egodistill.ingest.config import FrameConfig
 from egodistill.ingest.frames import decode_jpeg
-from egodistill.ingest.worker import ingest_video, plan_clip, rows_to_table
+from egodistill.ingest.worker import ingest_video, plan_clip, rows_to_table, uniform_fractions
 from egodistill.tables import validate
 
 FRAMES = FrameConfig(short_side=48, crop_size=48)
@@ -27,7 +27,7 @@ def media(tmp_path_factory):
 
 def test_plan_samples_uniformly_inside_the_window_or_segment():
     row = clip_row("c", "v", "v.mp4", "v.csv", centre=3.0)
-    p = plan_clip(row, FrameConfig(count=4))
+    p = plan_clip(row, FrameConfig(count=4, sampling="count_only"))
     s, e = row["window_start_sec"], row["window_end_sec"]
     assert p.span == (s, e) and p.first == s and p.last == e
     assert np.allclose(p.uniform, [s + (k + 0.5) * (e - s) / 4 for k in range(4)])
@@ -35,6 +35,21 @@ def test_plan_samples_uniformly_inside_the_window_or_segment():
     assert seg.uniform == (3.0,) and seg.first is None and seg.times == (3.0,)
     with pytest.raises(ValueError, match="not a valid interval"):
         plan_clip({**row, "window_end_sec": s}, FrameConfig())
+
+
+def test_every_n_up_to_count_has_its_uniform_frames_stored_and_n1_is_the_centre():
+    """Seed 000: N frames sampled uniformly; N = 1 is the window centre (the single-frame baseline's)."""
+    row = clip_row("c", "v", "v.mp4", "v.csv", centre=3.0)
+    s, e = row["window_start_sec"], row["window_end_sec"]
+    p = plan_clip(row, FrameConfig(count=4))
+    assert uniform_fractions(4) == pytest.approx(
+        [1 / 8, 1 / 6, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 5 / 6, 7 / 8]
+    )
+    assert uniform_fractions(4, "count_only") == pytest.approx([1 / 8, 3 / 8, 5 / 8, 7 / 8])
+    for n in range(1, 5):
+        grid = [s + (k + 0.5) * (e - s) / n for k in range(n)]
+        assert all(min(abs(t - g) for t in p.uniform) < 1e-9 for g in grid), n
+    assert p.uniform[4] == pytest.approx(0.5 * (s + e))
 
 
 def test_rows_hold_the_frames_nearest_the_planned_times(media):
@@ -54,7 +69,7 @@ def test_rows_hold_the_frames_nearest_the_planned_times(media):
         assert (got["frame_height"], got["frame_width"], got["frame_channels"]) == (48, 48, 3)
         assert (got["source_height"], got["source_width"]) == (48, 64)
         assert got["sample_end_sec"] - got["sample_start_sec"] == pytest.approx(WINDOW_SEC)
-    assert out.frames_stored == 4 * 6
+    assert out.frames_stored == 4 * 11  # 9 uniform (every N in 1..4) + first + last
 
 
 def test_imu_window_equals_the_readers_output(media):

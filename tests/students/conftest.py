@@ -1,4 +1,4 @@
-"""A tiny student workspace: 2 synthetic videos -> manifest -> clips (4 frames + first/last at 32 px)
+"""A tiny student workspace: 2 synthetic videos -> manifest -> clips (9 frames + first/last at 32 px)
 -> random tiny teacher -> teacher features -> student inputs (dense clips, f_I cache, join). The session-wide ``ray_session`` lives in tests/conftest.py."""
 
 from __future__ import annotations

@@ -23,14 +23,14 @@ def test_cache_matches_the_encoder_and_is_resumable(student_ws):
     table = read_image_features(cfg.out_root(), "ego4d", "image_test")
     clips = read_clips(str(student_ws / "clips"))
     assert sorted(table.column("clip_id").to_pylist()) == sorted(clips.column("clip_id").to_pylist())
-    assert set(table.column("num_pool").to_pylist()) == {6}  # 4 uniform + first + last
+    assert set(table.column("num_pool").to_pylist()) == {11}  # 9 uniform (every N in 1..4) + first + last
 
     # the stored numbers are f_I's on the decoded JPEGs (same weights: "none" is seeded below)
     row = clips.slice(0, 1).to_pylist()[0]
     images, times, has_fl = decode_pool(row, None)
-    assert has_fl and images.shape == (6, 32, 32, 3)
+    assert has_fl and images.shape == (11, 32, 32, 3)
     cached = table.filter(table.column("clip_id").to_numpy(zero_copy_only=False) == row["clip_id"])
-    feats = np.asarray(cached.column("frame_features")[0].as_py(), np.float32).reshape(6, 512)
+    feats = np.asarray(cached.column("frame_features")[0].as_py(), np.float32).reshape(11, 512)
     assert np.all(np.isfinite(feats)) and feats.std() > 0
     assert cached.column("frame_time_sec")[0].as_py() == times
 

@@ -28,6 +28,20 @@ def test_uniform_one_frame_is_the_nearest_to_the_centre():
     assert select_frames(POOL, 0.0, 2.0, 30.0, 1, "uniform").tolist() in ([2], [3])
 
 
+def test_n1_selects_the_window_centre_of_the_pool_ingest_stores_and_every_n_is_exact():
+    """Ingest's default pool (every N in 1..4 + first/last): N = 1 is the centre, each N its uniform grid."""
+    from egodistill.ingest.worker import uniform_fractions
+
+    start, end = 10.0, 12.13
+    pool = np.array([start, *(start + f * (end - start) for f in uniform_fractions(4)), end])
+    centre = select_frames(pool, start, end, 30.0, 1, "uniform")
+    assert pool[centre].tolist() == pytest.approx([0.5 * (start + end)])
+    assert select_frames(pool, start, end, 30.0, 1, "center").tolist() == centre.tolist()
+    for n in range(1, 5):
+        idx = select_frames(pool, start, end, 30.0, n, "uniform")
+        np.testing.assert_allclose(pool[idx], target_times(start, end, 30.0, n, "uniform"), atol=1e-9)
+
+
 def test_first_last_center_pick_distinct_frames_in_time_order():
     first = select_frames(POOL, 0.0, 2.0, 30.0, 3, "first")
     last = select_frames(POOL, 0.0, 2.0, 30.0, 3, "last")

@@ -24,7 +24,12 @@ class FrameConfig(StrictConfig):
     """Which frames are stored per clip and how they are encoded."""
 
     count: int = Field(4, ge=1, le=32)
-    """N frames sampled uniformly in the span: at span_start + (k + 0.5) * span / N, k = 0..N-1."""
+    """The largest N a student uses: frames at span_start + (k + 0.5) * span / N, k = 0..N-1."""
+    sampling: Literal["every_n", "count_only"] = "every_n"
+    """every_n: store the union of the uniform grids of every N in 1..count (count 4: 9 frames at
+    1/8, 1/6, 1/4, 3/8, 1/2, 5/8, 3/4, 5/6, 7/8 of the span), so each N selects exactly its uniform
+    frames and N = 1 is the span's centre (the frame the single-frame baseline sees); count_only:
+    the grid of N = count alone (4 frames; N < count then takes the nearest stored frames)."""
     first_last: bool = True
     """Also store the frames nearest the span's start and end (stage-1 pretraining)."""
     span: Literal["window", "segment"] = "window"

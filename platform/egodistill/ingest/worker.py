@@ -54,6 +54,15 @@ class ClipPlan:
         return self.uniform + extra
 
 
+def uniform_fractions(count: int, sampling: str = "every_n") -> tuple[float, ...]:
+    """Stored frame positions as fractions of the span, ascending (``FrameConfig.sampling``); exact
+    rationals, so a point the grids of several N share (1/2 of N = 1 and N = 3) is stored once."""
+    from fractions import Fraction
+
+    ns = range(1, count + 1) if sampling == "every_n" else (count,)
+    return tuple(float(f) for f in sorted({Fraction(2 * k + 1, 2 * n) for n in ns for k in range(n)}))
+
+
 def plan_clip(row: Mapping[str, Any], frames: FrameConfig) -> ClipPlan:
     """Sampling times for a manifest row; ValueError when its span is not a valid interval."""
     if frames.span == "window":
@@ -62,8 +71,7 @@ def plan_clip(row: Mapping[str, Any], frames: FrameConfig) -> ClipPlan:
         s, e = float(row["start_sec"]), float(row["end_sec"])
     if not (math.isfinite(s) and math.isfinite(e)) or e <= s:
         raise ValueError(f"{frames.span} span [{s}, {e}] is not a valid interval")
-    n = frames.count
-    uniform = tuple(s + (k + 0.5) * (e - s) / n for k in range(n))
+    uniform = tuple(s + f * (e - s) for f in uniform_fractions(frames.count, frames.sampling))
     return ClipPlan(
         span=(s, e),
         uniform=uniform,

@@ -1,18 +1,18 @@
 """Frame selection for the students: which N of the stored frames a clip's student input uses.
 
 Frame selection (seed 000 §3.2 and supplement D, N in 1..4; strategies uniform / random / first /
-last / center) happens among the *stored* frames, by their recorded times: the clips dataset stores N_s
-frames (default 4) uniformly at ``span_start + (k + 0.5) * span / N_s`` plus the span's first and last
-frame, so the pool has N_s + 2 frames with known timestamps. Each strategy defines N target times
-(uniform: the same rule with N; first / last / center: N consecutive source frames at the video's
-frame rate from the start / before the end / around the middle of the span; random: N distinct pool
-frames drawn each step) and takes, for each target in time order, the nearest pool frame not yet taken.
-How exact that is: ``uniform`` with N = N_s is exact (the stored frames are the targets), and N = 1 /
-N = 2 with N_s = 4 are within span / 8 of the target; ``first`` / ``last`` pick the exact first / last
-frame and then the nearest stored frames, which are span / N_s apart rather than one source frame
-apart (the stored pool is too sparse for consecutive frames); ``center`` likewise takes the stored
-frames closest to the middle. Exact consecutive-frame strategies would need those frames stored at
-ingest (``frames.count``); the chosen pool indices and their time errors are reported by
+last / center) happens among the *stored* frames, by their recorded times. Ingest stores, by default
+(``frames.sampling: every_n``), the union of the uniform grids ``span_start + (k + 0.5) * span / N``
+of every N in 1..4 (9 frames) plus the span's first and last frame, so the pool has 11 frames with
+known timestamps. Each strategy defines N target times (uniform: that rule with N; first / last /
+center: N consecutive source frames at the video's frame rate from the start / before the end /
+around the middle of the span; random: N distinct pool frames drawn each step) and takes, for each
+target in time order, the nearest pool frame not yet taken. How exact that is: ``uniform`` is exact
+for every N in 1..4, and N = 1 is the window centre, the frame the teacher's single-frame baseline
+sees; ``first`` / ``last`` pick the exact first / last frame and then the nearest stored frames (the
+stored pool is too sparse for consecutive frames); ``center`` with N = 1 is the centre frame and
+otherwise the stored frames closest to it. A pool ingested with ``sampling: count_only`` (4 frames)
+is exact only for N = 4; the chosen pool indices and their time errors are reported by
 :func:`selection_error`.
 """
 

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="outputs: checkpoints/, ray_results/, mlflow.db (default ./workspace)")
     p.add_argument(
         "--preset",
-        choices=("paper", "demo", "smoke"),
+        choices=("paper", "demo", "bench", "smoke"),
         default="paper",
         help="starting config (default paper)",
     )

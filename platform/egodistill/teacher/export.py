@@ -22,6 +22,7 @@ from egodistill.training import export as model_export
 
 KIND = "teacher"
 WEIGHTS_FILE, CONFIG_FILE, INFO_FILE = model_export.files(KIND)
+SEGMENTS_FILE = "eval_segments.parquet"  # per-segment predictions on the evaluation split
 
 
 def export_dir(workspace: str | Path, dataset: str, model_name: str) -> Path:

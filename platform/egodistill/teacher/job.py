@@ -265,6 +265,10 @@ def run_teacher(
                     export.export_dir(cfg.workspace, dataset, name), state["model"], teacher_cfg, info
                 )
             )
+            if per_segment is not None:  # per-segment correctness: paired comparisons (`reproduce`)
+                import pyarrow.parquet as pq
+
+                pq.write_table(per_segment, f"{out_dir}/{export.SEGMENTS_FILE}")
             tracking.log_artifact(run, out_dir, "model")
         final = {f"final_{k}": v for k, v in metrics.items()}
         final.update({f"efficiency_{k}": v for k, v in efficiency.items()})

@@ -107,6 +107,17 @@ PRESETS: dict[str, dict[str, Any]] = {
         "distill_optim": {"epochs": 20, "batch_size": 16, "lr": 1e-3, "milestones": [12, 16], "eval_every": 20},
         "trainer": {"scaling": {"num_workers": 1, "cpus_per_worker": 1}, "find_unused_parameters": True},
         "latency_batch": 8,
+        # the light student: 48 px frames (the demo stores them at that size) -> 0.15 GMACs with the IMU
+        "efficiency_size": 48,
+    },
+    # `egodistill reproduce`'s benchmark (8 videos x 240 s, K seeds): the demo's recipe, trained longer
+    "bench": {
+        "student": {"image_weights": "none"},
+        "pretrain_optim": {"epochs": 10, "batch_size": 32, "lr": 1e-3, "milestones": [6, 8]},
+        "distill_optim": {"epochs": 30, "batch_size": 32, "lr": 1e-3, "milestones": [18, 24], "eval_every": 30},
+        "trainer": {"scaling": {"num_workers": 1, "cpus_per_worker": 1}, "find_unused_parameters": True},
+        "latency_batch": 8,
+        "efficiency_size": 48,
     },
     "smoke": {
         "student": {"image_weights": "none"},

@@ -1,0 +1,1 @@
+"""Benchmarks of the paper's claims: ``reproduce`` (K seeds, intervals, paired tests) on a stated world."""

@@ -1,0 +1,91 @@
+"""`egodistill reproduce`: intervals and paired tests (unit), and the whole command on a tiny world (K = 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+import numpy as np
+
+from egodistill.benchmark.reproduce import PRESETS, ReproduceConfig, analyse, comparisons
+from egodistill.config import load_config
+from egodistill.evaluation.intervals import bootstrap_interval, paired_test
+
+
+def test_two_level_bootstrap_interval_covers_the_mean_and_shrinks_with_segments():
+    rng = np.random.default_rng(0)
+    small = bootstrap_interval(rng.random((3, 40)) < 0.7)
+    large = bootstrap_interval(rng.random((3, 2000)) < 0.7)
+    assert small.low <= small.mean <= small.high and large.low <= large.mean <= large.high
+    assert (large.high - large.low) < (small.high - small.low)
+    assert abs(large.mean - 0.7) < 0.03
+
+
+def test_paired_test_resolves_a_real_gain_and_not_a_null_one():
+    rng = np.random.default_rng(1)
+    base = (rng.random((3, 300)) < 0.5).astype(float)
+    better = np.maximum(base, rng.random((3, 300)) < 0.2)  # fixes ~10 % of the segments, breaks none
+    gain = paired_test(better, base)
+    assert gain.verdict == "higher" and gain.p_value < 0.01 and gain.diff.mean > 0
+    same = paired_test(base, base)
+    assert same.verdict == "not resolved" and same.p_value == 1.0
+    teacher = paired_test(better[:1], base)  # a reference trained once pairs with every seed
+    assert teacher.diff.seeds == 1
+
+
+def test_analyse_pairs_models_by_seed_and_segment_and_gives_per_class_gains():
+    segs = [f"s{i}" for i in range(60)]
+    labels_of = {s: i % 3 for i, s in enumerate(segs)}
+    rng = np.random.default_rng(2)
+    per_seed = [{lab: {s: int(rng.random() < p) for s in segs}
+                 for lab, p in (("VisOnly-Distill", 0.4), ("EgoDistill", 0.8), ("EgoDistill w/o KD", 0.7))}
+                for _ in range(2)]  # fmt: skip
+    teacher = {s: 1 for s in segs}
+    out = analyse(
+        per_seed, teacher, {"EgoDistill": 0.15, "Teacher": 3.5}, ["take", "cut", "walk"], labels_of, 300
+    )
+    rows = {r["model"]: r for r in out["results"]}
+    assert (
+        rows["Teacher"]["mean"] == 1.0
+        and rows["EgoDistill"]["segments"] == 60
+        and rows["EgoDistill"]["seeds"] == 2
+    )
+    comp = {(c["model"], c["reference"]): c for c in out["comparisons"]}
+    assert comp[("EgoDistill", "VisOnly-Distill")]["model vs reference"] == "higher"
+    assert ("EgoDistill w/o KD", "EgoDistill") in comp and ("Teacher", "EgoDistill") in comp
+    assert {r["class"] for r in out["per_class"]} == {"take", "cut", "walk"}
+    assert {r["group"] for r in out["per_class"]} == {"motion-pair", "appearance-only", "motion-defined"}
+
+
+def test_comparisons_name_their_reference():
+    labs = ["VisOnly", "EgoDistill", "EgoDistill N=3", "VisOnly-Distill N=2", "EgoDistill center"]
+    got = {(m, r) for _, m, r, _ in comparisons(labs)}
+    assert got == {
+        ("Teacher", "EgoDistill"),
+        ("EgoDistill N=3", "EgoDistill"),
+        ("EgoDistill center", "EgoDistill"),
+    }
+
+
+@pytest.mark.slow  # minutes: the whole pipeline for two seeds (make test-slow)
+def test_reproduce_on_a_tiny_world_with_two_seeds_writes_tables_with_intervals(
+    ray_session, tmp_path, monkeypatch
+):
+    from egodistill.benchmark.reproduce import run_reproduce
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = load_config(ReproduceConfig, base=PRESETS["smoke"], dotted={
+        "world.out": str(tmp_path / "bench"), "seeds": 2, "variants": ["visonly_distill", "egodistill"],
+        "ablations": [], "replicates": 200})  # fmt: skip
+    out = run_reproduce(cfg)["ego4d"]
+    rows = {r["model"]: r for r in out["results"]}
+    assert {"VisOnly-Distill", "EgoDistill"} <= set(rows)
+    for r in rows.values():
+        assert r["low"] <= r["mean"] <= r["high"] and r["segments"] > 0
+        assert r["seeds"] == (1 if r["model"] == "Teacher" else 2)
+    assert any(
+        c["reference"] == "EgoDistill" and c["model"] == "EgoDistill w/o KD" for c in out["comparisons"]
+    )
+    report = tmp_path / "bench" / "reports" / "reproduce" / "ego4d"
+    text = (report / "results.md").read_text()
+    assert "[95% CI]" in text and "[" in text.split("\n")[2]
+    assert (report / "comparisons.csv").is_file() and (tmp_path / "bench" / "mlflow.db").is_file()
