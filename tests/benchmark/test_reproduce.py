@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 import numpy as np
+import pytest
 
 from egodistill.benchmark.reproduce import PRESETS, ReproduceConfig, analyse, comparisons
 from egodistill.config import load_config
