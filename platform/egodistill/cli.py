@@ -29,6 +29,7 @@ SUBCOMMANDS: dict[str, str] = {
     "pretrain": "egodistill.methods.egodistill.cli:pretrain",
     "distill": "egodistill.methods.egodistill.cli:distill",
     "experiment": "egodistill.methods.egodistill.cli:experiment",
+    "multimodal": "egodistill.methods.multimodal.cli:multimodal",
     "sweep": "egodistill.tuning.cli",
     "demo": "egodistill.demo",
 }

@@ -15,15 +15,20 @@ from typing import Any
 STAGES: dict[tuple[str, str], str] = {
     ("egodistill", "pretrain"): "egodistill.methods.egodistill.jobs:run_pretrain",
     ("egodistill", "distill"): "egodistill.methods.egodistill.jobs:run_distill",
+    ("multimodal", "multimodal"): "egodistill.methods.multimodal.jobs:run_multimodal",
 }
 
 JOB_CONFIGS: dict[tuple[str, str], str] = {
     ("egodistill", "pretrain"): "egodistill.methods.egodistill.config:PretrainJobConfig",
     ("egodistill", "distill"): "egodistill.methods.egodistill.config:DistillJobConfig",
+    ("multimodal", "multimodal"): "egodistill.methods.multimodal.config:MultimodalJobConfig",
 }
 
 #: method -> ``job_preset(kind, preset)``: a named preset as one job kind's values
-PRESETS: dict[str, str] = {"egodistill": "egodistill.methods.egodistill.config:job_preset"}
+PRESETS: dict[str, str] = {
+    "egodistill": "egodistill.methods.egodistill.config:job_preset",
+    "multimodal": "egodistill.methods.multimodal.config:job_preset",
+}
 
 
 def _load(target: str) -> Any:

@@ -40,6 +40,9 @@ class StudentInputsConfig(StrictConfig):
     clips: str | None = Field(None, description="clips root; None: <workspace>/clips")
     features: str | None = Field(None, description="features root; None: <workspace>/features")
     out: str | None = Field(None, description="joined inputs root; None: <workspace>/student_inputs")
+    teacher_features: str | None = Field(
+        None, description="root of the teacher tables to join; None: the features root (a method's own logits elsewhere)"
+    )
     manifest: str | None = Field(None, description="for the dense clips; None: <workspace>/manifests/<dataset>.parquet")
     teachers: list[str] | None = Field(
         None, description="teacher feature folders to join; None: every teacher folder of the dataset"
@@ -66,6 +69,9 @@ class StudentInputsConfig(StrictConfig):
 
     def out_root(self) -> str:
         return self.out or str(self.ws() / "student_inputs")
+
+    def teachers_root(self) -> str:
+        return self.teacher_features or self.features_root()
 
     def image_cache_config(self, clips_root: str):
         from egodistill.features.image_cache import ImageCacheConfig
@@ -180,13 +186,13 @@ def run_student_inputs(cfg: StudentInputsConfig) -> StudentInputsSummary:
         summary.steps.append(f"dense clips: none (no {manifest}); evaluation uses the {cfg.eval_split} clips")
     if _has_clips(dense_root, cfg.dataset):
         roots["clips_dense"] = dense_root
-    teachers = cfg.teachers if cfg.teachers is not None else teacher_folders(cfg.features_root(), cfg.dataset)
+    teachers = cfg.teachers if cfg.teachers is not None else teacher_folders(cfg.teachers_root(), cfg.dataset)
     teacher_files: dict[str, list[str]] = {}
     for t in teachers:
-        _, files = fstore.list_parquet(fstore.model_dir(cfg.features_root(), cfg.dataset, t))
+        _, files = fstore.list_parquet(fstore.model_dir(cfg.teachers_root(), cfg.dataset, t))
         if not files:
             raise FileNotFoundError(
-                f"no teacher features at {fstore.model_dir(cfg.features_root(), cfg.dataset, t)} "
+                f"no teacher features at {fstore.model_dir(cfg.teachers_root(), cfg.dataset, t)} "
                 "(run `egodistill features` first)"
             )
         teacher_files[t] = files
