@@ -48,6 +48,9 @@ class DemoConfig(StrictConfig):
     train_layouts: list[Layout] = Field(["ego4d"], description="layouts that go on to teacher and students")
     teacher_epochs: int | None = Field(None, ge=1, description="None: the teacher's demo preset")
     sweep_trials: int = Field(0, ge=0, description="> 0: also run a Ray Tune sweep of this many trials")
+    multimodal: bool = Field(
+        False, description="also run seed 001's multimodal distillation (`egodistill multimodal`)"
+    )
     runner: Literal["submit", "local"] = "submit"
     address: str | None = Field(
         None, description="submit runner: a running cluster's dashboard URL; None: start a private local head"
@@ -115,6 +118,9 @@ def stages(cfg: DemoConfig) -> list[Stage]:
                                                                         "--image-weights", "none")))  # fmt: skip
         out.append(Stage(f"students {layout}", "experiment", ("--workspace", ws, "--dataset", layout,
                                                               "--preset", "demo", "--teacher-model", name)))  # fmt: skip
+        if cfg.multimodal:
+            out.append(Stage(f"multimodal {layout}", "multimodal", ("--workspace", ws, "--dataset", layout,
+                                                                    "--preset", "demo")))  # fmt: skip
         if cfg.sweep_trials:
             out.append(Stage(f"sweep {layout}", "sweep", (
                 "--workspace", ws, "--dataset", layout, "--preset", "demo", "--name", f"demo-{layout}",
@@ -182,6 +188,9 @@ def summary_lines(cfg: DemoConfig) -> list[str]:
             path = report / f"{table}.md"
             if path.is_file():
                 lines += [f"\n{layout} {table} ({path}):", path.read_text().rstrip()]
+        mm = root / "reports" / "multimodal" / layout / "results.md"
+        if mm.is_file():
+            lines += [f"\n{layout} multimodal ({mm}):", mm.read_text().rstrip()]
         plot = report / "accuracy_vs_gmacs.png"
         if plot.is_file():
             lines.append(f"plot: {plot}")
@@ -214,10 +223,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runner", choices=("submit", "local"), help="submit (default) or local")
     parser.add_argument("--address", help="submit to this cluster's dashboard URL instead of a local head")
     parser.add_argument("--sweep-trials", type=int, help="also run a Ray Tune sweep of N trials")
+    parser.add_argument(
+        "--multimodal", action="store_const", const=True, help="also run `egodistill multimodal`"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    keys = ("out", "videos", "seconds", "seed", "runner", "address", "sweep_trials")
+    keys = ("out", "videos", "seconds", "seed", "runner", "address", "sweep_trials", "multimodal")
     cfg = load_config(DemoConfig, args.config, args.overrides, **{k: getattr(args, k) for k in keys})
     try:
         run_demo(cfg)

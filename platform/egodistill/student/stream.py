@@ -71,7 +71,9 @@ class InputsView:
         """The missing-input report for the job's log and MLflow (counts and example clip ids)."""
         out = []
         for what, m in self.summary["missing"].items():
-            if not m["count"] or (what.startswith("teacher_features:") and what != f"teacher_features:{teacher}"):
+            if not m["count"] or (
+                what.startswith("teacher_features:") and what != f"teacher_features:{teacher}"
+            ):
                 continue
             verb = "quarantined by the student-inputs stage" if what == "image_features" else "left out"
             out.append(f"{m['count']} clips of {self.summary['source']} without {what}: {verb} "
@@ -104,7 +106,11 @@ def teacher_for(view: InputsView, wanted: str | None) -> str:
     if len(names) != 1:
         raise MissingInputError(
             f"{view.directory}: {'no' if not names else 'several'} teacher feature tables joined {names}; "
-            + ("run `egodistill features`, then `egodistill student-inputs`" if not names else "set data.teacher_model")
+            + (
+                "run `egodistill features`, then `egodistill student-inputs`"
+                if not names
+                else "set data.teacher_model"
+            )
         )
     return names[0]
 
@@ -163,7 +169,9 @@ class SelectFrames:
         if self.teacher is not None:
             d = len(batch.column(TEACHER_FEATURE + self.teacher)[0])
             c = len(batch.column(TEACHER_LOGITS + self.teacher)[0])
-            out["teacher_feature"] = self._fixed(batch.column(TEACHER_FEATURE + self.teacher), np.float32, (d,))
+            out["teacher_feature"] = self._fixed(
+                batch.column(TEACHER_FEATURE + self.teacher), np.float32, (d,)
+            )
             out["teacher_logits"] = self._fixed(batch.column(TEACHER_LOGITS + self.teacher), np.float32, (c,))
         for name in self.logit_teachers:  # several teachers' logits (a method's ensemble), by name
             c = len(batch.column(TEACHER_LOGITS + name)[0])
@@ -183,14 +191,18 @@ def student_dataset(view: InputsView, split: str, *, num_frames: int, strategy: 
 
     files = sorted(str(p) for p in Path(view.directory).glob("*.parquet"))
     if not files:
-        raise MissingInputError(f"{view.directory}: the joined inputs have no data files (re-run `egodistill student-inputs`)")
+        raise MissingInputError(
+            f"{view.directory}: the joined inputs have no data files (re-run `egodistill student-inputs`)"
+        )
     frames = bool(view.summary.get("frames"))
     columns = CLIP_COLUMNS + ["segment_id"] + (FRAME_COLUMNS if frames else IMAGE_COLUMNS[1:])
     if teacher is not None:
         columns += [TEACHER_FEATURE + teacher, TEACHER_LOGITS + teacher]
     columns += [TEACHER_LOGITS + t for t in logit_teachers]
     segments = {s: i for i, s in enumerate(view.summary["segments"])} if evaluation else None
-    fn = SelectFrames(split, num_frames, strategy, seed, teacher, frames, frame_size, segments, tuple(logit_teachers))
+    fn = SelectFrames(
+        split, num_frames, strategy, seed, teacher, frames, frame_size, segments, tuple(logit_teachers)
+    )
     from ray.data.expressions import col
 
     keep = col("split") == split

@@ -48,7 +48,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         clip_files(cfg.clips_root(), cfg.data.dataset)
     except (FileNotFoundError, OSError) as e:
-        raise MissingInputError(f"no {cfg.data.dataset} clips under {cfg.clips_root()} (run `egodistill ingest`): {e}") from e
+        raise MissingInputError(
+            f"no {cfg.data.dataset} clips under {cfg.clips_root()} (run `egodistill ingest`): {e}"
+        ) from e
     ensure_ray(args.num_cpus)
     print("\n".join(run_multimodal(cfg).lines()))
     return 0

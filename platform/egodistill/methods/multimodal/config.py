@@ -58,7 +58,9 @@ class MultimodalStudentConfig(StudentJobBase):
     """One student run: RGB only (``visonly`` on labels, ``visonly_distill`` from the ensemble)."""
 
     loss: EnsembleLoss = Field(default_factory=EnsembleLoss)
-    teachers: list[str] = Field(default_factory=list, description="modality teachers in the ensemble (set by the job)")
+    teachers: list[str] = Field(
+        default_factory=list, description="modality teachers in the ensemble (set by the job)"
+    )
     dataset_weights: list[float] | None = Field(None, description="per-dataset weights (set by the job)")
 
     @model_validator(mode="before")
@@ -91,8 +93,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": {
         "student": {"image_weights": "none"},
         "optim": {"epochs": 20, "batch_size": 16, "lr": 1e-3, "warmup_epochs": 1, "eval_every": 20},
-        "teacher": {"width": 8, "optim": {"epochs": 15, "batch_size": 16, "lr": 2e-3, "schedule": "cosine",
-                                           "warmup_epochs": 1}},  # fmt: skip
+        "teacher": {
+            "width": 8,
+            "optim": {"epochs": 15, "batch_size": 16, "lr": 2e-3, "schedule": "cosine", "warmup_epochs": 1},
+        },  # fmt: skip
         "trainer": {"scaling": {"num_workers": 1, "cpus_per_worker": 1}, "find_unused_parameters": True},
     },
     "smoke": {
@@ -112,4 +116,11 @@ def job_preset(kind: str, preset: str) -> dict[str, Any]:
     return copy.deepcopy(PRESETS[preset])
 
 
-__all__ = ["EnsembleLoss", "MultimodalJobConfig", "MultimodalStudentConfig", "PRESETS", "TeacherSettings", "job_preset"]
+__all__ = [
+    "EnsembleLoss",
+    "MultimodalJobConfig",
+    "MultimodalStudentConfig",
+    "PRESETS",
+    "TeacherSettings",
+    "job_preset",
+]

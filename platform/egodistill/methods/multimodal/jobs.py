@@ -52,7 +52,10 @@ class MultimodalOutcome:
     def lines(self) -> list[str]:
         from egodistill.methods.multimodal.report import table_lines
 
-        out = [f"multimodal distillation on {self.dataset} ({self.elapsed_sec:.0f} s):", *table_lines(self.rows)]
+        out = [
+            f"multimodal distillation on {self.dataset} ({self.elapsed_sec:.0f} s):",
+            *table_lines(self.rows),
+        ]
         if self.views:
             out.append("student top-1 as views per segment shrink:")
             out += [f"  {r['model']}: {r['views']} views -> {100 * r['top1']:.1f} "
@@ -145,7 +148,9 @@ def modality_teachers(cfg: MultimodalJobConfig, sources: dict[str, list[str]], s
                                             strict=True) if r == "teacher_train")  # fmt: skip
     done: list[str] = []
     for m in cfg.modalities:
-        files = {s: (sources[s] if m in ("rgb", "imu") else sidecar_files(sidecar_root, s, m)) for s in sources}
+        files = {
+            s: (sources[s] if m in ("rgb", "imu") else sidecar_files(sidecar_root, s, m)) for s in sources
+        }
         have = set()
         for f in files["clips"]:
             have |= set(pq.read_table(f, columns=["clip_id"]).column("clip_id").to_pylist())
@@ -158,7 +163,9 @@ def modality_teachers(cfg: MultimodalJobConfig, sources: dict[str, list[str]], s
                            "width": cfg.teacher.width, "optim": cfg.teacher.optim.model_dump(), "seed": cfg.seed,
                            "classes": num_classes})  # fmt: skip
         info = train_teacher(cfg, m, files["clips"], keep, num_classes, shape, fp, parent)
-        state = torch.load(mm_root(cfg) / "teachers" / m / "teacher.pt", map_location="cpu", weights_only=True)
+        state = torch.load(
+            mm_root(cfg) / "teachers" / m / "teacher.pt", map_location="cpu", weights_only=True
+        )
         args = {"num_classes": num_classes, "input_shape": shape, "width": cfg.teacher.width}
         for source, sub in (("clips", "teacher_logits"), ("clips_dense", "teacher_logits_dense")):
             if source not in files:
@@ -182,7 +189,9 @@ def logit_tables(cfg: MultimodalJobConfig, sub: str, teachers: list[str]) -> dic
             for t in teachers}  # fmt: skip
 
 
-def heldout_weights(cfg: MultimodalJobConfig, teachers: list[str], roles, clip_files: list[str]) -> tuple[list[float], list[float]]:
+def heldout_weights(
+    cfg: MultimodalJobConfig, teachers: list[str], roles, clip_files: list[str]
+) -> tuple[list[float], list[float]]:
     """(mean held-out CE per teacher, per-dataset weights)."""
     import ray
     import torch
@@ -195,7 +204,11 @@ def heldout_weights(cfg: MultimodalJobConfig, teachers: list[str], roles, clip_f
             if r == "heldout"}  # fmt: skip
     got = ray.get(ray.remote(teacher_logits_task).remote(logit_tables(cfg, "teacher_logits", teachers), clip_files,
                                                           cfg.data.train_split))  # fmt: skip
-    common = set.intersection(*[{c for c in got[t]["clip_id"] if c in held} for t in teachers]) if teachers else set()
+    common = (
+        set.intersection(*[{c for c in got[t]["clip_id"] if c in held} for t in teachers])
+        if teachers
+        else set()
+    )
     ces = []
     for t in teachers:
         idx = [i for i, c in enumerate(got[t]["clip_id"]) if c in common]
@@ -203,7 +216,9 @@ def heldout_weights(cfg: MultimodalJobConfig, teachers: list[str], roles, clip_f
         y = torch.as_tensor(np.asarray(got[t]["label"])[idx], dtype=torch.long)
         ces.append(float(F.cross_entropy(z, y)) if len(idx) else float("nan"))
     if not common:
-        raise ValueError(f"{mm_root(cfg)}: no held-out clip has every teacher's logits: cannot weight per dataset")
+        raise ValueError(
+            f"{mm_root(cfg)}: no held-out clip has every teacher's logits: cannot weight per dataset"
+        )
     return ces, dataset_weights(ces, cfg.loss.weight_temperature)
 
 
@@ -248,11 +263,15 @@ def run_multimodal(cfg: MultimodalJobConfig, parent_run: tracking.RunRef | None 
         students = train_students(cfg, teachers, weights, run)
         eval_split = cfg.data.eval_split
         src = "clips_dense" if "clips_dense" in sources else "clips"
-        models, student_logits = evaluate_all(cfg, teachers, weights, students, sources[src], src, eval_split, eval_view)
+        models, student_logits = evaluate_all(
+            cfg, teachers, weights, students, sources[src], src, eval_split, eval_view
+        )
         extra = {"dataset": cfg.data.dataset, "notes": notes, "teachers": teachers, "dataset_weights": weights,
                  "heldout_ce": ces, "evaluation": f"{src} of {eval_split}; logits averaged over views; "
                  "top-1 interval: Wilson 95 % over segments", "classes": classes}  # fmt: skip
-        results = write_report(report_dir(cfg), models, student_logits, classes, cfg.views, cfg.ece_bins, extra)
+        results = write_report(
+            report_dir(cfg), models, student_logits, classes, cfg.views, cfg.ece_bins, extra
+        )
         for r in results["models"]:
             tracking.log_metrics(run, {f"{r['model']}_top1": r["top1"], f"{r['model']}_ece": r["ece"],
                                        f"{r['model']}_top5": r["top5"]})  # fmt: skip
@@ -261,7 +280,9 @@ def run_multimodal(cfg: MultimodalJobConfig, parent_run: tracking.RunRef | None 
                              time.perf_counter() - t0, results["views"])  # fmt: skip
 
 
-def train_students(cfg: MultimodalJobConfig, teachers: list[str], weights: list[float], parent) -> dict[str, str]:
+def train_students(
+    cfg: MultimodalJobConfig, teachers: list[str], weights: list[float], parent
+) -> dict[str, str]:
     """The label-trained student and one distilled student per weighting; name -> export directory."""
     from egodistill.methods.multimodal.steps import train_loop
     from egodistill.student.driver import StageRun, run_stage
@@ -286,14 +307,18 @@ def evaluate_all(cfg: MultimodalJobConfig, teachers: list[str], weights: list[fl
     from egodistill.methods.multimodal.ensemble import ensemble_logits
 
     sub = "teacher_logits_dense" if source == "clips_dense" else "teacher_logits"
-    got = ray.get(ray.remote(ev.teacher_logits_task).remote(logit_tables(cfg, sub, teachers), label_files, split))
+    got = ray.get(
+        ray.remote(ev.teacher_logits_task).remote(logit_tables(cfg, sub, teachers), label_files, split)
+    )
     models: dict[str, tuple[str, ev.SegmentLogits]] = {}
     for t in teachers:
         models[f"teacher_{t}"] = ("teacher", ev.group(got[t]["clip_id"], got[t]["label"], got[t]["logits"]))
     common = sorted(set.intersection(*[set(got[t]["clip_id"]) for t in teachers]))
     if common:
         pos = {t: {c: i for i, c in enumerate(got[t]["clip_id"])} for t in teachers}
-        stack = torch.as_tensor(np.stack([got[t]["logits"][[pos[t][c] for c in common]] for t in teachers], 1))
+        stack = torch.as_tensor(
+            np.stack([got[t]["logits"][[pos[t][c] for c in common]] for t in teachers], 1)
+        )
         label_of = dict(zip(got[teachers[0]]["clip_id"], got[teachers[0]]["label"], strict=True))
         y = torch.as_tensor([label_of[c] for c in common], dtype=torch.long)
         for w in cfg.weightings:
@@ -304,7 +329,9 @@ def evaluate_all(cfg: MultimodalJobConfig, teachers: list[str], weights: list[fl
     student_logits: dict[str, ev.SegmentLogits] = {}
     task = ray.remote(ev.student_logits_task)
     for name, d in students.items():
-        r = ray.get(task.remote(d, view_dir, eval_view.summary, split, cfg.data.num_frames, "uniform", cfg.seed))
+        r = ray.get(
+            task.remote(d, view_dir, eval_view.summary, split, cfg.data.num_frames, "uniform", cfg.seed)
+        )
         seg = ev.group(r["clip_id"], r["label"], r["logits"])
         student_logits[name] = seg
         models[name] = ("student (RGB only)", seg)

@@ -24,7 +24,9 @@ from egodistill.methods.multimodal.calibration import (
 from egodistill.methods.multimodal.evaluate import SegmentLogits
 
 
-def model_rows(models: dict[str, tuple[str, SegmentLogits]], classes: list[str], bins: int) -> list[dict[str, Any]]:
+def model_rows(
+    models: dict[str, tuple[str, SegmentLogits]], classes: list[str], bins: int
+) -> list[dict[str, Any]]:
     """One summary row per model: kind, name, segments, top-1 (+ interval), top-5, ECE."""
     rows = []
     for name, (kind, seg) in models.items():
@@ -35,7 +37,10 @@ def model_rows(models: dict[str, tuple[str, SegmentLogits]], classes: list[str],
 
 
 def table_lines(rows: list[dict[str, Any]]) -> list[str]:
-    out = ["| model | kind | segments | top-1 (95% Wilson) | top-5 | ECE×100 | mean conf |", "|---|---|---|---|---|---|---|"]
+    out = [
+        "| model | kind | segments | top-1 (95% Wilson) | top-5 | ECE×100 | mean conf |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         out.append(f"| {r['model']} | {r['kind']} | {r['segments']} | {100 * r['top1']:.1f} "
                    f"[{100 * r['top1_lo']:.1f}, {100 * r['top1_hi']:.1f}] | {100 * r['top5']:.1f} | {r['ece']:.1f} | "

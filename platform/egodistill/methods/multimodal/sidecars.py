@@ -58,16 +58,27 @@ class SidecarSpec:
     vocabulary: list[str] = field(default_factory=list)  # object classes of the layout, fixed per dataset
 
     def fingerprint(self) -> str:
-        content = {"flow": self.flow_method, "audio_bins": self.audio_time_bins, "vocab": self.vocabulary, "v": 1}
+        content = {
+            "flow": self.flow_method,
+            "audio_bins": self.audio_time_bins,
+            "vocab": self.vocabulary,
+            "v": 1,
+        }
         return hashlib.sha1(json.dumps(content, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def part_name(clips_file: str) -> str:
+    """``part-<split folder>-<clips file stem>.parquet``: one video's clips files share a stem across splits."""
+    p = Path(clips_file)
+    return f"part-{p.parent.name.replace('=', '_')}-{p.stem}.parquet"
+
+
 def out_file(root: str, source: str, modality: str, clips_file: str) -> Path:
-    return Path(root) / source / modality / f"part-{Path(clips_file).stem}.parquet"
+    return Path(root) / source / modality / part_name(clips_file)
 
 
 def quarantine_path(root: str, source: str, clips_file: str) -> Path:
-    return Path(root) / source / "_quarantine" / f"part-{Path(clips_file).stem}.parquet"
+    return Path(root) / source / "_quarantine" / part_name(clips_file)
 
 
 def _done(path: Path, fp: str) -> bool:
@@ -110,7 +121,9 @@ def clip_modalities(row: dict[str, Any], spec: SidecarSpec, boxes_cache: dict[st
         out["audio"] = e
     path = boxes_file(row["video_path"], row["video_id"]) if row.get("video_path") else None
     if path is None:
-        out["layout"] = ModalityError("no_boxes", f"no synthetic_boxes/{row['video_id']}.parquet above {row.get('video_path')}")
+        out["layout"] = ModalityError(
+            "no_boxes", f"no synthetic_boxes/{row['video_id']}.parquet above {row.get('video_path')}"
+        )
     else:
         if str(path) not in boxes_cache:
             boxes_cache.clear()  # one video at a time: a clips file holds one video
@@ -130,8 +143,14 @@ def compute_file(task: dict[str, Any]) -> dict[str, Any]:
     targets = {m: out_file(root, source, m, clips) for m in SIDECAR_MODALITIES}
     counts = {"clips_file": clips, "source": source}
     if all(_done(p, fp) for p in targets.values()) and _done(quarantine_path(root, source, clips), fp):
-        counts.update({f"{m}_written": pq.ParquetFile(targets[m]).metadata.num_rows for m in SIDECAR_MODALITIES})
-        q = pq.read_table(quarantine_path(root, source, clips), columns=["modality"]).column("modality").to_pylist()
+        counts.update(
+            {f"{m}_written": pq.ParquetFile(targets[m]).metadata.num_rows for m in SIDECAR_MODALITIES}
+        )
+        q = (
+            pq.read_table(quarantine_path(root, source, clips), columns=["modality"])
+            .column("modality")
+            .to_pylist()
+        )
         counts.update({f"{m}_quarantined": q.count(m) for m in SIDECAR_MODALITIES})
         counts.update({"rows_in": int(pq.ParquetFile(clips).metadata.num_rows), "reused": 1})
         return counts
@@ -150,7 +169,9 @@ def compute_file(task: dict[str, Any]) -> dict[str, Any]:
                 bad.append({"clip_id": row["clip_id"], "modality": m, "reason": "non_finite",
                             "detail": f"{m} has NaN/inf values", "source_file": clips})  # fmt: skip
             else:
-                rows[m].append({**key, "value": value.astype(np.float16).reshape(-1), "shape": list(value.shape)})
+                rows[m].append(
+                    {**key, "value": value.astype(np.float16).reshape(-1), "shape": list(value.shape)}
+                )
     for m in SIDECAR_MODALITIES:
         _write(pa.Table.from_pylist(rows[m], schema=SCHEMA), targets[m], fp)
     _write(pa.Table.from_pylist(bad, schema=QUARANTINE_SCHEMA), quarantine_path(root, source, clips), fp)
@@ -185,12 +206,19 @@ class SidecarSummary:
     def lines(self) -> list[str]:
         out = [f"sidecars (layout classes: {', '.join(self.vocabulary) or 'none'}):"]
         for source, c in self.sources.items():
-            parts = [f"{m} {c[f'{m}_written']} written + {c[f'{m}_quarantined']} quarantined" for m in SIDECAR_MODALITIES]
-            out.append(f"  {source}: {c['rows_in']} clips in ({c['reused']} files reused); " + "; ".join(parts))
+            parts = [
+                f"{m} {c[f'{m}_written']} written + {c[f'{m}_quarantined']} quarantined"
+                for m in SIDECAR_MODALITIES
+            ]
+            out.append(
+                f"  {source}: {c['rows_in']} clips in ({c['reused']} files reused); " + "; ".join(parts)
+            )
         return out
 
 
-def run_sidecars(root: str, sources: dict[str, list[str]], flow_method: str, audio_time_bins: int) -> SidecarSummary:
+def run_sidecars(
+    root: str, sources: dict[str, list[str]], flow_method: str, audio_time_bins: int
+) -> SidecarSummary:
     """Compute the sidecars of every clips file of every source (module docstring); Ray must be up."""
     import ray
 
@@ -203,7 +231,9 @@ def run_sidecars(root: str, sources: dict[str, list[str]], flow_method: str, aud
         folder.mkdir(parents=True, exist_ok=True)
         with hold_lease(str(folder), "multimodal-sidecars"):
             tasks = [{"root": root, "source": source, "clips_file": f, "spec": spec.__dict__} for f in files]
-            done = ray.data.from_items(tasks, override_num_blocks=max(1, len(tasks))).map(compute_file, num_cpus=1)
+            done = ray.data.from_items(tasks, override_num_blocks=max(1, len(tasks))).map(
+                compute_file, num_cpus=1
+            )
             totals: dict[str, int] = {}
             for r in done.iter_rows():
                 for k, v in r.items():

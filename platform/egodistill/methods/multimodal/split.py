@@ -20,7 +20,9 @@ def _unit(text: str, seed: int) -> float:
     return int.from_bytes(hashlib.sha1(f"{seed}:{text}".encode()).digest()[:8], "big") / 2**64
 
 
-def heldout_split(clip_files: list[str], train_split: str, fraction: float, seed: int, out: Path) -> tuple[pa.Table, str]:
+def heldout_split(
+    clip_files: list[str], train_split: str, fraction: float, seed: int, out: Path
+) -> tuple[pa.Table, str]:
     """The role of every training clip (written to ``out``) and a one-line note on how it was drawn."""
     ids = pa.concat_tables([pq.read_table(f, columns=["clip_id", "video_id", "split"]) for f in clip_files])
     ids = ids.filter(pc.equal(ids.column("split"), train_split))

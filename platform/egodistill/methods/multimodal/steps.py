@@ -43,7 +43,10 @@ class MultimodalStudentTask:
     def from_loop_config(cls, config: dict[str, Any]) -> MultimodalStudentTask:
         from egodistill.methods.multimodal.config import MultimodalStudentConfig
 
-        return cls(MultimodalStudentConfig.model_validate(config["job"]), StudentConfig.model_validate(config["student"]))
+        return cls(
+            MultimodalStudentConfig.model_validate(config["job"]),
+            StudentConfig.model_validate(config["student"]),
+        )
 
     def build_model(self) -> torch.nn.Module:
         from egodistill.models.student import build_student
@@ -56,7 +59,9 @@ class MultimodalStudentTask:
         """(B, K, C) logits of the job's teachers, in the config's order."""
         return torch.stack([batch[TEACHER_LOGITS + t].float() for t in self.job.teachers], dim=1)
 
-    def loss(self, logits: torch.Tensor, y: torch.Tensor, teachers: torch.Tensor | None) -> dict[str, torch.Tensor]:
+    def loss(
+        self, logits: torch.Tensor, y: torch.Tensor, teachers: torch.Tensor | None
+    ) -> dict[str, torch.Tensor]:
         """The terms and the total (pure: the tests call it with hand-picked logits)."""
         ce = F.cross_entropy(logits, y)
         if not self.distill or teachers is None:
@@ -68,17 +73,23 @@ class MultimodalStudentTask:
                 "ensemble_top1": (target.argmax(1) == y).float().mean()}  # fmt: skip
 
     def step(self, model: torch.nn.Module, batch: dict[str, Any], ctx: StepContext) -> StepOutput:
-        out = model(**student_input(batch, self.job.data.strategy, self.student.num_frames, ctx.generator), imu=None)
+        out = model(
+            **student_input(batch, self.job.data.strategy, self.student.num_frames, ctx.generator), imu=None
+        )
         logits = out.logits.float()
         y = batch["label"].long()
         terms = self.loss(logits, y, self.teacher_logits(batch) if self.distill else None)
         b = float(len(y))
         stats = {k: float(v.detach()) * b for k, v in terms.items() if k != "total"}
-        stats.update({"loss": float(terms["total"].detach()) * b, "top1": float((logits.argmax(1) == y).float().sum())})
+        stats.update(
+            {"loss": float(terms["total"].detach()) * b, "top1": float((logits.argmax(1) == y).float().sum())}
+        )
         return StepOutput(terms["total"], stats, b)
 
     def evaluate_batch(self, model: torch.nn.Module, batch: dict[str, Any], ctx: StepContext) -> EvalOutput:
-        out = model(**student_input(batch, self.job.data.strategy, self.student.num_frames, ctx.generator), imu=None)
+        out = model(
+            **student_input(batch, self.job.data.strategy, self.student.num_frames, ctx.generator), imu=None
+        )
         probs = out.logits.float().softmax(1).double().cpu().numpy()
         return EvalOutput(batch["segment"].cpu().tolist(), probs, batch["label"].cpu().numpy())
 

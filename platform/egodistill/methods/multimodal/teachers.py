@@ -42,7 +42,9 @@ class ModalityTeacher(nn.Module):
             from egodistill.models.config import TeacherConfig
             from egodistill.models.teachers import build_teacher
 
-            zoo = build_teacher(TeacherConfig(name="tiny3d", weights="none", num_classes=num_classes, tiny_width=width))
+            zoo = build_teacher(
+                TeacherConfig(name="tiny3d", weights="none", num_classes=num_classes, tiny_width=width)
+            )
             self.body, self.feature_dim = zoo.net.features, zoo.feature_dim
             self.pool_dims: tuple[int, ...] = (2, 3, 4)
         elif modality == "audio":
@@ -85,8 +87,13 @@ class ModalityTensors:
 
     def __call__(self, batch: pa.Table) -> dict[str, np.ndarray]:
         if self.keep_ids is not None:
-            batch = batch.filter(pc.is_in(batch.column("clip_id"), pa.array(sorted(self.keep_ids), pa.string())))
-        return {"x": model_input(self.modality, batch), "label": batch.column("label").to_numpy().astype(np.int64)}
+            batch = batch.filter(
+                pc.is_in(batch.column("clip_id"), pa.array(sorted(self.keep_ids), pa.string()))
+            )
+        return {
+            "x": model_input(self.modality, batch),
+            "label": batch.column("label").to_numpy().astype(np.int64),
+        }
 
 
 def model_input(modality: str, batch: pa.Table) -> np.ndarray:
@@ -101,7 +108,11 @@ def model_input(modality: str, batch: pa.Table) -> np.ndarray:
             order = np.argsort(times, kind="stable")
             clips.append(np.stack([decode_jpeg(bytes(blobs[i])) for i in order]))
         x = np.stack(clips).astype(np.float32) / 255.0  # (B, T, H, W, 3)
-        return ((x - RGB_MEAN) / RGB_STD).transpose(0, 4, 1, 2, 3).copy() if n else np.zeros((0, 3, 1, 1, 1), np.float32)
+        return (
+            ((x - RGB_MEAN) / RGB_STD).transpose(0, 4, 1, 2, 3).copy()
+            if n
+            else np.zeros((0, 3, 1, 1, 1), np.float32)
+        )
     if modality == "imu":
         length = int(batch.column("imu_num_samples")[0].as_py()) if n else 0
         channels = int(batch.column("imu_num_channels")[0].as_py()) if n else 6
@@ -127,7 +138,9 @@ def modality_dataset(modality: str, files: list[str], keep_ids: frozenset[str] |
     """Lazy Ray Dataset of one modality's teacher inputs (``keep_ids``: only those clips)."""
     import ray
 
-    ds = ray.data.read_parquet(files, partitioning=None).select_columns(INPUT_COLUMNS.get(modality, SIDECAR_COLUMNS))
+    ds = ray.data.read_parquet(files, partitioning=None).select_columns(
+        INPUT_COLUMNS.get(modality, SIDECAR_COLUMNS)
+    )
     return ds.map_batches(ModalityTensors(modality, keep_ids), batch_format="pyarrow", batch_size=32)
 
 
@@ -151,7 +164,9 @@ class TeacherTask:
         y = batch["label"].long()
         loss = F.cross_entropy(logits.float(), y)
         b = float(len(y))
-        return StepOutput(loss, {"loss": float(loss.detach()) * b, "top1": float((logits.argmax(1) == y).sum())}, b)
+        return StepOutput(
+            loss, {"loss": float(loss.detach()) * b, "top1": float((logits.argmax(1) == y).sum())}, b
+        )
 
 
 def teacher_loop(config: dict[str, Any]) -> None:
@@ -189,7 +204,9 @@ class LogitWriter:
             "frames_padded": [0] * n,
         })  # fmt: skip
         part = hashlib.sha1("\n".join(sorted(ids)).encode()).hexdigest()[:16]
-        fstore.write_features(table, str(Path(self.out_dir) / f"part-{part}.parquet"), self.fp, f"mm-{self.modality}")
+        fstore.write_features(
+            table, str(Path(self.out_dir) / f"part-{part}.parquet"), self.fp, f"mm-{self.modality}"
+        )
         return {"rows": np.array([n], np.int64)}
 
 
@@ -198,7 +215,9 @@ def write_logits(modality: str, files: list[str], state: dict[str, Any], model_a
     """Run the teacher over every row of ``files`` in a Ray Data actor; returns the rows written."""
     import ray
 
-    ds = ray.data.read_parquet(files, partitioning=None).select_columns(INPUT_COLUMNS.get(modality, SIDECAR_COLUMNS))
+    ds = ray.data.read_parquet(files, partitioning=None).select_columns(
+        INPUT_COLUMNS.get(modality, SIDECAR_COLUMNS)
+    )
     out = ds.map_batches(LogitWriter, fn_constructor_kwargs={"modality": modality, "state": state,
                          "model_args": model_args, "out_dir": out_dir, "dataset": dataset,
                          "fingerprint": fingerprint}, batch_format="pyarrow", batch_size=128, concurrency=1)  # fmt: skip
