@@ -117,8 +117,8 @@ def train_teacher(cfg: MultimodalJobConfig, modality: str, files: list[str], kee
     info = {"modality": modality, "fingerprint": fp, "num_classes": num_classes, "input_shape": input_shape,
             "width": cfg.teacher.width, "train_clips": len(keep),
             "train_loss": fitted.metrics.get("train_loss"), "train_top1": fitted.metrics.get("train_top1")}  # fmt: skip
-    tracking.log_metrics(parent, {f"teacher_{modality}_train_loss": info["train_loss"] or float("nan"),
-                                  f"teacher_{modality}_train_top1": info["train_top1"] or float("nan")})  # fmt: skip
+    tracking.log_metrics(parent, {f"teacher_{modality}_{k}": float("nan") if info[k] is None else info[k]
+                                  for k in ("train_loss", "train_top1")})  # fmt: skip
     info_path.write_text(json.dumps(info, indent=2))
     return {**info, "reused": False}
 
@@ -179,7 +179,7 @@ def modality_teachers(cfg: MultimodalJobConfig, sources: dict[str, list[str]], s
             n = write_logits(m, files[source], state, args, str(out), cfg.data.dataset, fp)
             marker.write_text(json.dumps({"fingerprint": fp, "rows": n}))
         notes.append(f"{m} teacher: {info['train_clips']} training clips, train top-1 "
-                     f"{info.get('train_top1') or float('nan'):.2f}{' (reused)' if info.get('reused') else ''}")  # fmt: skip
+                     f"{float('nan') if info.get('train_top1') is None else info['train_top1']:.2f}{' (reused)' if info.get('reused') else ''}")  # fmt: skip
         done.append(m)
     return done
 
