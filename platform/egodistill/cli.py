@@ -30,6 +30,7 @@ SUBCOMMANDS: dict[str, str] = {
     "distill": "egodistill.methods.egodistill.cli:distill",
     "experiment": "egodistill.methods.egodistill.cli:experiment",
     "correspondence": "egodistill.methods.correspondence.cli:correspondence",
+    "multimodal": "egodistill.methods.multimodal.cli:multimodal",
     "sweep": "egodistill.tuning.cli",
     "predict": "egodistill.inference.cli:predict",
     "retrieve": "egodistill.inference.cli:retrieve",

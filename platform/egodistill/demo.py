@@ -68,6 +68,9 @@ class DemoConfig(StrictConfig):
         False, description="also run seed 002 (video/IMU correspondence) + a dog-profile world"
     )
     students: bool = Field(True, description="run the EgoDistill students (features, inputs, experiment)")
+    multimodal: bool = Field(
+        False, description="also run seed 001's multimodal distillation (`egodistill multimodal`)"
+    )
     runner: Literal["submit", "local"] = "submit"
     address: str | None = Field(
         None, description="submit runner: a running cluster's dashboard URL; None: start a private local head"
@@ -152,6 +155,9 @@ def stages(cfg: DemoConfig) -> list[Stage]:
         out.append(Stage(f"students {layout}", "experiment", ("--workspace", ws, "--dataset", layout,
                                                               "--preset", cfg.preset, "--teacher-model", name, "--image-weights", cfg.image_weights,
                                                               "--set", f"efficiency_size={cfg.frame_size}")))  # fmt: skip
+        if cfg.multimodal:
+            out.append(Stage(f"multimodal {layout}", "multimodal", ("--workspace", ws, "--dataset", layout,
+                                                                    "--preset", "demo")))  # fmt: skip
         if cfg.sweep_trials:
             out.append(Stage(f"sweep {layout}", "sweep", (
                 "--workspace", ws, "--dataset", layout, "--preset", "demo" if cfg.preset == "bench" else cfg.preset,
@@ -221,6 +227,9 @@ def summary_lines(cfg: DemoConfig) -> list[str]:
             path = report / f"{table}.md"
             if path.is_file():
                 lines += [f"\n{layout} {table} ({path}):", path.read_text().rstrip()]
+        mm = root / "reports" / "multimodal" / layout / "results.md"
+        if mm.is_file():
+            lines += [f"\n{layout} multimodal ({mm}):", mm.read_text().rstrip()]
         plot = report / "accuracy_vs_gmacs.png"
         if plot.is_file():
             lines.append(f"plot: {plot}")
@@ -284,11 +293,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="a synthetic-world knob for synth (e.g. motion_correlation=0.6); repeatable",
     )
+    parser.add_argument(
+        "--multimodal", action="store_const", const=True, help="also run `egodistill multimodal`"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     keys = ("out", "videos", "seconds", "seed", "runner", "address", "sweep_trials", "preset", "correspondence",
-            "students")  # fmt: skip
+            "students", "multimodal")  # fmt: skip
     values = {k: getattr(args, k) for k in keys}
     try:
         values["world"] = world_knobs(args.world) or None

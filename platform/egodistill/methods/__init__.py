@@ -16,18 +16,21 @@ STAGES: dict[tuple[str, str], str] = {
     ("egodistill", "pretrain"): "egodistill.methods.egodistill.jobs:run_pretrain",
     ("egodistill", "distill"): "egodistill.methods.egodistill.jobs:run_distill",
     ("correspondence", "ssl"): "egodistill.methods.correspondence.jobs:run_correspondence",
+    ("multimodal", "multimodal"): "egodistill.methods.multimodal.jobs:run_multimodal",
 }
 
 JOB_CONFIGS: dict[tuple[str, str], str] = {
     ("egodistill", "pretrain"): "egodistill.methods.egodistill.config:PretrainJobConfig",
     ("egodistill", "distill"): "egodistill.methods.egodistill.config:DistillJobConfig",
     ("correspondence", "ssl"): "egodistill.methods.correspondence.config:CorrespondenceJobConfig",
+    ("multimodal", "multimodal"): "egodistill.methods.multimodal.config:MultimodalJobConfig",
 }
 
 #: method -> ``job_preset(kind, preset)``: a named preset as one job kind's values
 PRESETS: dict[str, str] = {
     "egodistill": "egodistill.methods.egodistill.config:job_preset",
     "correspondence": "egodistill.methods.correspondence.config:job_preset",
+    "multimodal": "egodistill.methods.multimodal.config:job_preset",
 }
 
 

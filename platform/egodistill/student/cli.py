@@ -19,10 +19,17 @@ HELP = "build the student inputs: dense evaluation clips, image-feature cache, c
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="workspace with clips/, features/, manifests/ (default ./workspace)")
     p.add_argument("--dataset", help="ego4d or epic (default ego4d)")
-    p.add_argument("--teacher", action="append", dest="teachers", help="teacher features folder to join (repeatable; default: all)")
+    p.add_argument(
+        "--teacher",
+        action="append",
+        dest="teachers",
+        help="teacher features folder to join (repeatable; default: all)",
+    )
     p.add_argument("--image-weights", help="f_I weights: torchvision | none | path")
     p.add_argument("--image-size", type=int, help="f_I input size (default: the stored frame size)")
-    p.add_argument("--frames", action="store_const", const=True, help="keep the JPEG pool (students that train f_I)")
+    p.add_argument(
+        "--frames", action="store_const", const=True, help="keep the JPEG pool (students that train f_I)"
+    )
     p.add_argument("--no-dense", action="store_true", help="do not build dense evaluation clips")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
     p.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (ignored with RAY_ADDRESS)")

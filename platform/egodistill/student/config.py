@@ -29,7 +29,9 @@ class StudentDataConfig(StrictConfig):
     dataset: str = Field("ego4d", description="ego4d or epic")
     clips: str | None = Field(None, description="clips root; None: <workspace>/clips")
     features: str | None = Field(None, description="features root; None: <workspace>/features")
-    inputs: str | None = Field(None, description="joined student inputs root; None: <workspace>/student_inputs")
+    inputs: str | None = Field(
+        None, description="joined student inputs root; None: <workspace>/student_inputs"
+    )
     teacher_model: str | None = Field(
         None, description="teacher features folder (features/<dataset>/<name>); None: the only one there"
     )

@@ -26,7 +26,7 @@ from egodistill.config import dump_config
 from egodistill.models.config import StudentConfig
 from egodistill.student.config import StudentJobBase
 from egodistill.student.export import load_trained, save_student
-from egodistill.student.stream import InputsView, open_inputs, student_dataset, teacher_for
+from egodistill.student.stream import InputsView, MissingInputError, open_inputs, student_dataset, teacher_for
 from egodistill.training import ray_wiring
 from egodistill.training.loop import segment_results_of
 
@@ -46,6 +46,7 @@ class StageRun:
     state_of: Callable[[dict[str, Any]], dict[str, Any]] | None = None  # checkpoint state -> student state
     efficiency: Callable[[StudentConfig], dict[str, float]] | None = None  # measured on the trained config
     tags: dict[str, str] = field(default_factory=dict)
+    logit_teachers: tuple[str, ...] = ()  # several teachers' logits in the training batches (an ensemble)
 
 
 @dataclass
@@ -122,15 +123,31 @@ def open_views(cfg: StudentJobBase, evaluates: bool) -> tuple[InputsView, Inputs
         return train, train
 
 
-def prepare(cfg: StudentJobBase, *, needs_teacher: bool, evaluates: bool) -> Prepared:
+def prepare(
+    cfg: StudentJobBase, *, needs_teacher: bool, evaluates: bool, logit_teachers: tuple[str, ...] = ()
+) -> Prepared:
     """Open the inputs, resolve the student config, build the lazy datasets (nothing is read here)."""
     train, ev = open_views(cfg, evaluates)
     joined = sorted(train.summary["teachers"])
     teacher = teacher_for(train, cfg.data.teacher_model) if needs_teacher else None
     d = cfg.data
-    common = {"num_frames": d.num_frames, "strategy": d.strategy, "seed": cfg.seed, "frame_size": d.image_size}
-    datasets = {"train": student_dataset(train, d.train_split, teacher=teacher, **common)}
-    train_rows = train.rows(d.train_split, teacher)
+    common = {
+        "num_frames": d.num_frames,
+        "strategy": d.strategy,
+        "seed": cfg.seed,
+        "frame_size": d.image_size,
+    }
+    missing = [t for t in logit_teachers if t not in train.summary["teachers"]]
+    if missing:
+        raise MissingInputError(f"{train.directory}: no logits of teachers {missing} joined (have {joined})")
+    datasets = {
+        "train": student_dataset(
+            train, d.train_split, teacher=teacher, logit_teachers=logit_teachers, **common
+        )
+    }
+    train_rows = train.rows(d.train_split, teacher) - max(
+        [train.missing_in_split(t, d.train_split) for t in logit_teachers] or [0]
+    )
     if train_rows <= 0:
         raise ValueError(f"{train.directory}: no {d.train_split} rows with every input the job needs")
     notes = train.notes(d.train_split, teacher)
@@ -150,9 +167,13 @@ def prepare(cfg: StudentJobBase, *, needs_teacher: bool, evaluates: bool) -> Pre
     if dims is not None:  # Π outputs the teacher's feature size in every variant (same model, same cost)
         update["teacher_feature_dim"] = int(dims["feature_dim"])
         if teacher is not None and int(dims["num_logits"]) != len(train.classes):
-            raise ValueError(f"teacher {teacher} has {dims['num_logits']} logits, the clips {len(train.classes)} classes")
+            raise ValueError(
+                f"teacher {teacher} has {dims['num_logits']} logits, the clips {len(train.classes)} classes"
+            )
     student = cfg.student.model_copy(update=update)
-    return Prepared(train, ev, datasets, student, teacher, train_rows, eval_rows if "val" in datasets else 0, notes)
+    return Prepared(
+        train, ev, datasets, student, teacher, train_rows, eval_rows if "val" in datasets else 0, notes
+    )
 
 
 def student_dir(cfg: StudentJobBase, stage: str) -> Path:
@@ -164,8 +185,12 @@ def run_stage(cfg: StudentJobBase, run: StageRun, parent_run: tracking.RunRef | 
     """Train one stage of one method (module docstring); Ray must be initialised."""
     t0 = time.perf_counter()
     if run.init_state and not Path(run.init_state).is_file():
-        raise FileNotFoundError(f"stage-1 student {run.init_state} does not exist (run `egodistill pretrain`)")
-    prep = prepare(cfg, needs_teacher=run.needs_teacher, evaluates=run.evaluates)
+        raise FileNotFoundError(
+            f"stage-1 student {run.init_state} does not exist (run `egodistill pretrain`)"
+        )
+    prep = prepare(
+        cfg, needs_teacher=run.needs_teacher, evaluates=run.evaluates, logit_teachers=run.logit_teachers
+    )
     boundary = prep.train.boundary
     if run.needs_boundary and len(boundary) != 2:
         raise ValueError(f"{run.stage} needs the first and last frames (ingest with frames.first_last)")

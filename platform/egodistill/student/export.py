@@ -25,7 +25,9 @@ def load_trained(scfg: StudentConfig, state: dict[str, Any]):
 
     model = build_student(scfg)
     result = model.load_state_dict(state, strict=False)
-    bad = [k for k in result.missing_keys if not k.startswith("image_encoder.")] + list(result.unexpected_keys)
+    bad = [k for k in result.missing_keys if not k.startswith("image_encoder.")] + list(
+        result.unexpected_keys
+    )
     if bad:
         raise RuntimeError(f"checkpoint does not fit the student: {bad[:5]}")
     return model
@@ -56,7 +58,9 @@ def load_student(directory: str | Path):
     from egodistill.models.student import build_student
 
     d = Path(directory).expanduser().absolute()
-    cfg = StudentConfig.model_validate(model_export.read_config_data(d, KIND, "train one with `egodistill distill`"))
+    cfg = StudentConfig.model_validate(
+        model_export.read_config_data(d, KIND, "train one with `egodistill distill`")
+    )
     model = build_student(cfg.model_copy(update={"image_weights": "none"}))
     model.load_state_dict(model_export.read_weights(d, KIND))
     return model.eval(), cfg, model_export.read_info(d, KIND)
@@ -68,4 +72,12 @@ def weights_path(directory: str | Path) -> str:
     return str(p / WEIGHTS_FILE if p.is_dir() else p)
 
 
-__all__ = ["CONFIG_FILE", "INFO_FILE", "WEIGHTS_FILE", "load_student", "load_trained", "save_student", "weights_path"]
+__all__ = [
+    "CONFIG_FILE",
+    "INFO_FILE",
+    "WEIGHTS_FILE",
+    "load_student",
+    "load_trained",
+    "save_student",
+    "weights_path",
+]

@@ -28,7 +28,6 @@ Strategy = Literal["uniform", "random", "first", "last", "center"]
 STRATEGIES: tuple[str, ...] = ("uniform", "random", "first", "last", "center")
 
 
-
 # ----------------------------------------------------------------------------------------------
 # frame selection
 
@@ -77,7 +76,9 @@ def select_frames(
     return nearest_unique(np.asarray(pool_times, np.float64), target_times(start, end, fps, n, strategy))
 
 
-def selection_error(pool_times: np.ndarray, start: float, end: float, fps: float, n: int, strategy: str) -> dict[str, float]:
+def selection_error(
+    pool_times: np.ndarray, start: float, end: float, fps: float, n: int, strategy: str
+) -> dict[str, float]:
     """Mean / max |picked time - target time| (s) of a deterministic strategy for one clip's pool."""
     idx = select_frames(pool_times, start, end, fps, n, strategy)
     err = np.abs(np.sort(np.asarray(pool_times)[idx]) - np.sort(target_times(start, end, fps, n, strategy)))
@@ -107,5 +108,13 @@ def batch_frames(batch: dict[str, Any], strategy: str, num_frames: int, generato
     return torch.gather(pool, 1, gather)
 
 
-__all__ = ["DENSE_SEPARATOR", "STRATEGIES", "batch_frames", "nearest_unique", "segment_of", "select_frames",
-           "selection_error", "target_times"]
+__all__ = [
+    "DENSE_SEPARATOR",
+    "STRATEGIES",
+    "batch_frames",
+    "nearest_unique",
+    "segment_of",
+    "select_frames",
+    "selection_error",
+    "target_times",
+]

@@ -101,7 +101,10 @@ def _block_stats(teachers: list[str], has_image: bool, eval_split: str):
             out.setdefault("teacher_dims", {})[t] = [len(ok[0]) if len(ok) else None,
                                                      len(batch.column(TEACHER_LOGITS + t).drop_null()[0]) if len(ok) else None]  # fmt: skip
         out["missing"] = {k: {"count": len(v), "examples": v[:EXAMPLES]} for k, v in missing.items()}
-        pairs = {(int(a), str(b)) for a, b in zip(batch.column("label").to_pylist(), batch.column("verb").to_pylist(), strict=True)}
+        pairs = {
+            (int(a), str(b))
+            for a, b in zip(batch.column("label").to_pylist(), batch.column("verb").to_pylist(), strict=True)
+        }
         out["classes"] = sorted(pairs)
         splits = batch.column("split").to_pylist()
         out["splits"] = {s: splits.count(s) for s in set(splits)}
@@ -165,7 +168,9 @@ def _join_and_write(spec: JoinSpec, fp: str, eval_split: str, num_partitions: in
         img = ray.data.read_parquet(spec.image_files, partitioning=None).select_columns(IMAGE_COLUMNS)
         ds = ds.join(img, join_type="left_outer", on=("clip_id",), num_partitions=parts)
     for name, files in sorted(spec.teachers.items()):
-        t = ray.data.read_parquet(files, partitioning=None).select_columns(["clip_id", "teacher_feature", "teacher_logits"])
+        t = ray.data.read_parquet(files, partitioning=None).select_columns(
+            ["clip_id", "teacher_feature", "teacher_logits"]
+        )
         t = t.map_batches(_rename_teacher(name), batch_format="pyarrow")
         ds = ds.join(t, join_type="left_outer", on=("clip_id",), num_partitions=parts)
     ds = ds.map_batches(_with_segment, batch_format="pyarrow").materialize()  # object store, not driver
@@ -174,7 +179,9 @@ def _join_and_write(spec: JoinSpec, fp: str, eval_split: str, num_partitions: in
     ).iter_rows()]  # fmt: skip
     stats = _merge(blocks)
     if len(stats["num_pool"]) > 1:
-        raise ValueError(f"{spec.dataset} {spec.source}: image features mix frame pools of sizes {sorted(stats['num_pool'])}")
+        raise ValueError(
+            f"{spec.dataset} {spec.source}: image features mix frame pools of sizes {sorted(stats['num_pool'])}"
+        )
     out = Path(spec.out)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     usable = ds
@@ -202,7 +209,9 @@ def _join_and_write(spec: JoinSpec, fp: str, eval_split: str, num_partitions: in
         "teachers": {t: {"feature_dim": d[0], "num_logits": d[1]} for t, d in sorted(stats["teacher_dims"].items())},
     }  # fmt: skip
     if usable_rows + quarantined != stats["rows"]:
-        raise RuntimeError(f"{spec.out}: rows in {stats['rows']} != written {usable_rows} + quarantined {quarantined}")
+        raise RuntimeError(
+            f"{spec.out}: rows in {stats['rows']} != written {usable_rows} + quarantined {quarantined}"
+        )
     (tmp / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     if out.exists():
         shutil.rmtree(out)
@@ -211,4 +220,12 @@ def _join_and_write(spec: JoinSpec, fp: str, eval_split: str, num_partitions: in
     return summary
 
 
-__all__ = ["JoinSpec", "QUARANTINE_DIR", "SUMMARY_FILE", "TEACHER_FEATURE", "TEACHER_LOGITS", "join_inputs", "read_summary"]
+__all__ = [
+    "JoinSpec",
+    "QUARANTINE_DIR",
+    "SUMMARY_FILE",
+    "TEACHER_FEATURE",
+    "TEACHER_LOGITS",
+    "join_inputs",
+    "read_summary",
+]

@@ -40,20 +40,32 @@ class StudentInputsConfig(StrictConfig):
     clips: str | None = Field(None, description="clips root; None: <workspace>/clips")
     features: str | None = Field(None, description="features root; None: <workspace>/features")
     out: str | None = Field(None, description="joined inputs root; None: <workspace>/student_inputs")
-    manifest: str | None = Field(None, description="for the dense clips; None: <workspace>/manifests/<dataset>.parquet")
+    teacher_features: str | None = Field(
+        None,
+        description="root of the teacher tables to join; None: the features root (a method's own logits elsewhere)",
+    )
+    manifest: str | None = Field(
+        None, description="for the dense clips; None: <workspace>/manifests/<dataset>.parquet"
+    )
     teachers: list[str] | None = Field(
         None, description="teacher feature folders to join; None: every teacher folder of the dataset"
     )
-    image_weights: str = Field("torchvision", description='f_I weights: "torchvision" | "none" | checkpoint path')
+    image_weights: str = Field(
+        "torchvision", description='f_I weights: "torchvision" | "none" | checkpoint path'
+    )
     image_size: int | None = Field(None, ge=16, description="f_I input size; None: the stored frame size")
     frames: bool = Field(False, description="keep the JPEG pool instead of cached f_I features (f_I trains)")
     allow_download: bool = True
     build_dense: bool = Field(True, description="build <workspace>/clips_dense from the manifest")
     dense: DenseClipConfig = Field(default_factory=DenseClipConfig)
     eval_split: str = "val"
-    num_partitions: int | None = Field(None, ge=1, description="hash partitions of the join (None: by file count)")
+    num_partitions: int | None = Field(
+        None, ge=1, description="hash partitions of the join (None: by file count)"
+    )
     tracking: TrackingConfig = Field(default_factory=TrackingConfig)
-    local_num_cpus: int | None = Field(None, ge=1, description="CPUs of a local Ray (ignored with RAY_ADDRESS)")
+    local_num_cpus: int | None = Field(
+        None, ge=1, description="CPUs of a local Ray (ignored with RAY_ADDRESS)"
+    )
 
     def ws(self) -> Path:
         return Path(self.workspace).expanduser().absolute()
@@ -66,6 +78,9 @@ class StudentInputsConfig(StrictConfig):
 
     def out_root(self) -> str:
         return self.out or str(self.ws() / "student_inputs")
+
+    def teachers_root(self) -> str:
+        return self.teacher_features or self.features_root()
 
     def image_cache_config(self, clips_root: str):
         from egodistill.features.image_cache import ImageCacheConfig
@@ -112,9 +127,15 @@ class StudentInputsSummary:
         return bool(self.sources)
 
     def lines(self) -> list[str]:
-        out = [f"student inputs of {self.dataset} ({self.elapsed_sec:.0f} s):", *[f"  {s}" for s in self.steps]]
+        out = [
+            f"student inputs of {self.dataset} ({self.elapsed_sec:.0f} s):",
+            *[f"  {s}" for s in self.steps],
+        ]
         for source, s in self.sources.items():
-            miss = ", ".join(f"{v['count']} without {k}" for k, v in s["missing"].items() if v["count"]) or "none missing"
+            miss = (
+                ", ".join(f"{v['count']} without {k}" for k, v in s["missing"].items() if v["count"])
+                or "none missing"
+            )
             out.append(f"  {source}: rows in {s['rows_in']} = written {s['rows_written']} + quarantined "
                        f"{s['rows_quarantined']}; {miss}; teachers {sorted(s['teachers']) or '-'}")  # fmt: skip
         return out
@@ -180,13 +201,13 @@ def run_student_inputs(cfg: StudentInputsConfig) -> StudentInputsSummary:
         summary.steps.append(f"dense clips: none (no {manifest}); evaluation uses the {cfg.eval_split} clips")
     if _has_clips(dense_root, cfg.dataset):
         roots["clips_dense"] = dense_root
-    teachers = cfg.teachers if cfg.teachers is not None else teacher_folders(cfg.features_root(), cfg.dataset)
+    teachers = cfg.teachers if cfg.teachers is not None else teacher_folders(cfg.teachers_root(), cfg.dataset)
     teacher_files: dict[str, list[str]] = {}
     for t in teachers:
-        _, files = fstore.list_parquet(fstore.model_dir(cfg.features_root(), cfg.dataset, t))
+        _, files = fstore.list_parquet(fstore.model_dir(cfg.teachers_root(), cfg.dataset, t))
         if not files:
             raise FileNotFoundError(
-                f"no teacher features at {fstore.model_dir(cfg.features_root(), cfg.dataset, t)} "
+                f"no teacher features at {fstore.model_dir(cfg.teachers_root(), cfg.dataset, t)} "
                 "(run `egodistill features` first)"
             )
         teacher_files[t] = files
@@ -200,7 +221,9 @@ def run_student_inputs(cfg: StudentInputsConfig) -> StudentInputsSummary:
                 if not s.ok:
                     raise RuntimeError(f"image feature cache incomplete: {s.line()}")
             weights = effective_weights(icfg)
-            _, image_files = fstore.list_parquet(fstore.model_dir(cfg.features_root(), cfg.dataset, icfg.folder_name()))
+            _, image_files = fstore.list_parquet(
+                fstore.model_dir(cfg.features_root(), cfg.dataset, icfg.folder_name())
+            )
             summary.steps.append(f"image features of {source}: {icfg.folder_name()}")
         spec = JoinSpec(dataset=cfg.dataset, source=source, clip_files=clip_files(root, cfg.dataset)[1],
                         image_files=image_files, teachers=teacher_files if source == "clips" else {},

@@ -71,7 +71,9 @@ class InputsView:
         """The missing-input report for the job's log and MLflow (counts and example clip ids)."""
         out = []
         for what, m in self.summary["missing"].items():
-            if not m["count"] or (what.startswith("teacher_features:") and what != f"teacher_features:{teacher}"):
+            if not m["count"] or (
+                what.startswith("teacher_features:") and what != f"teacher_features:{teacher}"
+            ):
                 continue
             verb = "quarantined by the student-inputs stage" if what == "image_features" else "left out"
             out.append(f"{m['count']} clips of {self.summary['source']} without {what}: {verb} "
@@ -104,7 +106,11 @@ def teacher_for(view: InputsView, wanted: str | None) -> str:
     if len(names) != 1:
         raise MissingInputError(
             f"{view.directory}: {'no' if not names else 'several'} teacher feature tables joined {names}; "
-            + ("run `egodistill features`, then `egodistill student-inputs`" if not names else "set data.teacher_model")
+            + (
+                "run `egodistill features`, then `egodistill student-inputs`"
+                if not names
+                else "set data.teacher_model"
+            )
         )
     return names[0]
 
@@ -113,11 +119,13 @@ class SelectFrames:
     """``map_batches`` function: joined rows -> fixed-shape student tensors (frame selection here)."""
 
     def __init__(self, split: str, num_frames: int, strategy: str, seed: int, teacher: str | None, frames: bool,
-                 frame_size: int | None, segments: dict[str, int] | None) -> None:  # fmt: skip
+                 frame_size: int | None, segments: dict[str, int] | None,
+                 logit_teachers: tuple[str, ...] = ()) -> None:  # fmt: skip
         if strategy not in STRATEGIES:
             raise ValueError(f"frame strategy {strategy!r} is not one of {STRATEGIES}")
         self.split, self.n, self.strategy, self.seed = split, num_frames, strategy, seed
         self.teacher, self.frames, self.frame_size, self.segments = teacher, frames, frame_size, segments
+        self.logit_teachers = tuple(logit_teachers)
 
     def _fixed(self, column: pa.ChunkedArray | pa.Array, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
         flat = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(dtype)
@@ -161,8 +169,13 @@ class SelectFrames:
         if self.teacher is not None:
             d = len(batch.column(TEACHER_FEATURE + self.teacher)[0])
             c = len(batch.column(TEACHER_LOGITS + self.teacher)[0])
-            out["teacher_feature"] = self._fixed(batch.column(TEACHER_FEATURE + self.teacher), np.float32, (d,))
+            out["teacher_feature"] = self._fixed(
+                batch.column(TEACHER_FEATURE + self.teacher), np.float32, (d,)
+            )
             out["teacher_logits"] = self._fixed(batch.column(TEACHER_LOGITS + self.teacher), np.float32, (c,))
+        for name in self.logit_teachers:  # several teachers' logits (a method's ensemble), by name
+            c = len(batch.column(TEACHER_LOGITS + name)[0])
+            out[TEACHER_LOGITS + name] = self._fixed(batch.column(TEACHER_LOGITS + name), np.float32, (c,))
         if self.segments is not None:
             segs = batch.column("segment_id").to_pylist()
             out["segment"] = np.array([self.segments[s] for s in segs], np.int64)
@@ -170,24 +183,33 @@ class SelectFrames:
 
 
 def student_dataset(view: InputsView, split: str, *, num_frames: int, strategy: str, seed: int,
-                    teacher: str | None = None, frame_size: int | None = None, evaluation: bool = False):  # fmt: skip
-    """The lazy dataset of one split (see the module docstring); ``evaluation`` adds segment indices."""
+                    teacher: str | None = None, frame_size: int | None = None, evaluation: bool = False,
+                    logit_teachers: tuple[str, ...] = ()):  # fmt: skip
+    """The lazy dataset of one split (see the module docstring); ``evaluation`` adds segment indices;
+    ``logit_teachers`` adds those teachers' logits as ``teacher_logits__<name>`` (rows without any left out)."""
     import ray
 
     files = sorted(str(p) for p in Path(view.directory).glob("*.parquet"))
     if not files:
-        raise MissingInputError(f"{view.directory}: the joined inputs have no data files (re-run `egodistill student-inputs`)")
+        raise MissingInputError(
+            f"{view.directory}: the joined inputs have no data files (re-run `egodistill student-inputs`)"
+        )
     frames = bool(view.summary.get("frames"))
     columns = CLIP_COLUMNS + ["segment_id"] + (FRAME_COLUMNS if frames else IMAGE_COLUMNS[1:])
     if teacher is not None:
         columns += [TEACHER_FEATURE + teacher, TEACHER_LOGITS + teacher]
+    columns += [TEACHER_LOGITS + t for t in logit_teachers]
     segments = {s: i for i, s in enumerate(view.summary["segments"])} if evaluation else None
-    fn = SelectFrames(split, num_frames, strategy, seed, teacher, frames, frame_size, segments)
+    fn = SelectFrames(
+        split, num_frames, strategy, seed, teacher, frames, frame_size, segments, tuple(logit_teachers)
+    )
     from ray.data.expressions import col
 
     keep = col("split") == split
     if teacher is not None:
         keep = keep & col(TEACHER_FEATURE + teacher).is_not_null()
+    for t in logit_teachers:
+        keep = keep & col(TEACHER_LOGITS + t).is_not_null()
     ds = ray.data.read_parquet(files, partitioning=None).select_columns(columns).filter(expr=keep)
     return ds.map_batches(fn, batch_format="pyarrow", batch_size=64)
 
