@@ -82,7 +82,7 @@ def tile_tree(src: Path, dst: Path, copies: int) -> None:
     for path in src.rglob("*.parquet"):
         out = dst / path.relative_to(src)
         out.parent.mkdir(parents=True, exist_ok=True)
-        table = pq.read_table(path)
+        table = pq.read_table(path, partitioning=None)
         if "clip_id" not in table.column_names or any(p.startswith("_") for p in path.relative_to(src).parts):
             pq.write_table(table, out)
             continue
@@ -199,8 +199,11 @@ def main() -> None:
         ray.shutdown()
         measure("stage", base)  # the base world's dense clips and f_I cache, shared by every size
         (base / ".ready").write_text("")
-    clips = pq.read_table(sorted((base / "clips").rglob("*.parquet")), columns=["split"]).column("split")
-    n_train = sum(1 for s in clips.to_pylist() if s == "train")
+    n_train = sum(  # file by file: no hive partition column
+        pq.read_table(p, columns=["split"], partitioning=None).column("split").to_pylist().count("train")
+        for p in sorted((base / "clips").rglob("*.parquet"))
+        if "_quarantine" not in p.parts
+    )
     print(f"world: {work} ({n_train} training clips before tiling, built in {time.perf_counter() - t0:.0f} s)")
     rows_at, rss_at, rows_list, old_list = {}, {}, [], []
     print(f"{'path':<10} {'size':>5} {'train rows':>10} {'stage s':>8} {'stage RSS MB':>12} {'epoch s':>8} "

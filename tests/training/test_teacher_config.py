@@ -54,3 +54,22 @@ def test_bad_configs_fail_with_the_field_named():
         teacher_cli.load_teacher_config(_args("--manifest", "m", "--clips", "c"))
     with pytest.raises(ConfigError, match="scale"):
         teacher_cli.load_teacher_config(_args("--manifest", "m", "--set", "augment.scale=[0.9,0.2]"))
+
+
+def test_a_changed_model_trains_a_new_run_instead_of_resuming_the_old_checkpoint():
+    """The Ray Train run name carries a hash of what shapes the weights (issue: a re-run with another
+    width used to resume the old checkpoint and die with a state_dict size mismatch)."""
+    from egodistill.teacher import classifiers
+    from egodistill.teacher.job import weights_hash
+
+    def run_hash(**teacher) -> str:
+        cfg = TeacherJobConfig.model_validate({**PRESETS["smoke"], "teacher": {**PRESETS["smoke"]["teacher"], **teacher}})
+        return weights_hash(cfg, classifiers.teacher_spec(cfg.teacher.model_copy(update={"num_classes": 5})))
+
+    base = run_hash()
+    assert run_hash() == base  # the same job resumes its run
+    assert run_hash(tiny_width=16) != base  # a wider model starts afresh
+    assert run_hash(crop_size=48) != base
+    same = TeacherJobConfig.model_validate({**PRESETS["smoke"], "tracking": {"enabled": False}})
+    spec = classifiers.teacher_spec(same.teacher.model_copy(update={"num_classes": 5}))
+    assert weights_hash(same, spec) == base  # tracking does not shape the weights
