@@ -54,9 +54,10 @@ def test_joined_inputs(student_ws):
     prep = prepare(cfg, needs_teacher=True, evaluates=True)
     tr = next(iter(prep.datasets["train"].iter_batches(batch_size=None, batch_format="numpy")))
     classes = prep.classes
-    assert tr["imu"].shape[1:] == (422, 6) and tr["pool"].shape[1:] == (6, 512) and tr["select"].shape[1] == 2
+    # the pool: the uniform frames of every N in 1..4 (9) plus the window's first and last frame
+    assert tr["imu"].shape[1:] == (422, 6) and tr["pool"].shape[1:] == (11, 512) and tr["select"].shape[1] == 2
     assert tr["teacher_logits"].shape[1] == len(classes) and "teacher_feature" in tr
-    assert prep.train.boundary == [0, 5]
+    assert prep.train.boundary == [0, 10]
     assert prep.student.num_classes == len(classes)
     assert prep.eval is not None and prep.eval.directory.endswith("clips_dense")
     ev = prep.datasets["val"].take_all()
