@@ -79,6 +79,8 @@ def tile_tree(src: Path, dst: Path, copies: int) -> None:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from egodistill.storage import stamp_rows
+
     for path in src.rglob("*.parquet"):
         out = dst / path.relative_to(src)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -89,7 +91,7 @@ def tile_tree(src: Path, dst: Path, copies: int) -> None:
         i = table.column_names.index("clip_id")
         parts = [table] + [table.set_column(i, table.schema.field(i), pc.binary_join_element_wise(
             table.column("clip_id"), pa.scalar(f"~{k}"), "")) for k in range(1, copies)]  # fmt: skip
-        pq.write_table(pa.concat_tables(parts), out)
+        pq.write_table(stamp_rows(pa.concat_tables(parts)), out)  # the row count the resume check expects
 
 
 def make_workspace(base: Path, ws: Path, copies: int) -> None:
@@ -131,7 +133,7 @@ def child(mode: str, ws: str, out: str) -> None:
         from egodistill.methods.egodistill.config import DistillJobConfig
         from egodistill.methods.egodistill.jobs import run_distill
 
-        cfg = DistillJobConfig(workspace=ws, name="bench", student=STUDENT, optim=OPTIM, trainer=TRAINER,
+        cfg = DistillJobConfig(workspace=ws, name=f"bench-{os.getpid()}", student=STUDENT, optim=OPTIM, trainer=TRAINER,
                                tracking={"enabled": False}, efficiency=False)  # fmt: skip
         o = run_distill(cfg)
         result.update({"train_sec": o.metrics["train_sec"], "rows": o.metrics["train_clips"],
@@ -139,7 +141,7 @@ def child(mode: str, ws: str, out: str) -> None:
     else:  # today's path (the BASELINE commit's code)
         from egodistill.training.student_jobs import DistillJobConfig, run_distill
 
-        cfg = DistillJobConfig(workspace=ws, name="bench-old", student=STUDENT, optim=OPTIM, trainer=TRAINER,
+        cfg = DistillJobConfig(workspace=ws, name=f"bench-old-{os.getpid()}", student=STUDENT, optim=OPTIM, trainer=TRAINER,
                                tracking={"enabled": False}, efficiency=False)  # fmt: skip
         o = run_distill(cfg)
         result.update({"train_sec": o.metrics["train_sec"], "rows": o.metrics["train_clips"],
@@ -162,9 +164,9 @@ def measure(mode: str, ws: Path, pythonpath: str | None = None) -> dict:
 
 def baseline_code(dst: Path) -> str:
     """The BASELINE commit's ``platform/`` (today's path), extracted with ``git archive``."""
-    if not (dst / "platform" / "egodistill").is_dir():
+    if not (dst / "schemas").is_dir():
         dst.mkdir(parents=True, exist_ok=True)
-        data = subprocess.run(["git", "-C", str(REPO), "archive", BASELINE, "platform"], check=True,
+        data = subprocess.run(["git", "-C", str(REPO), "archive", BASELINE, "platform", "schemas"], check=True,
                               capture_output=True).stdout  # fmt: skip
         with tempfile.TemporaryFile() as tmp:
             tmp.write(data)

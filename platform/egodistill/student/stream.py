@@ -161,10 +161,13 @@ class SelectFrames:
         end = batch.column("sample_end_sec").to_numpy().astype(np.float64)
         fps = batch.column("video_fps").to_numpy(zero_copy_only=False).astype(np.float64)
         ids = batch.column("clip_id").to_pylist()
+        def rng(i: int) -> np.random.Generator | None:  # per clip, reproducible; only "random" draws
+            if self.strategy != "random":
+                return None
+            return np.random.default_rng([self.seed, int.from_bytes(ids[i].encode()[-8:].rjust(8, b"\0"), "little")])
+
         out["select"] = np.stack([
-            select_frames(pool_times[i], start[i], end[i], fps[i], self.n, self.strategy,
-                          np.random.default_rng([self.seed, int.from_bytes(ids[i].encode()[-8:].rjust(8, b"\0"), "little")]))
-            for i in range(b)
+            select_frames(pool_times[i], start[i], end[i], fps[i], self.n, self.strategy, rng(i)) for i in range(b)
         ])  # fmt: skip
         if self.teacher is not None:
             d = len(batch.column(TEACHER_FEATURE + self.teacher)[0])
@@ -211,7 +214,7 @@ def student_dataset(view: InputsView, split: str, *, num_frames: int, strategy: 
     for t in logit_teachers:
         keep = keep & col(TEACHER_LOGITS + t).is_not_null()
     ds = ray.data.read_parquet(files, partitioning=None).select_columns(columns).filter(expr=keep)
-    return ds.map_batches(fn, batch_format="pyarrow", batch_size=64)
+    return ds.map_batches(fn, batch_format="pyarrow", batch_size=256, zero_copy_batch=True)
 
 
 __all__ = ["InputsView", "MissingInputError", "SelectFrames", "open_inputs", "student_dataset", "teacher_for"]
