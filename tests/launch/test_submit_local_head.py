@@ -35,6 +35,11 @@ def test_demo_stages_are_the_jobs_with_absolute_paths(tmp_path):
             if "/" in value:
                 assert value.startswith(str(tmp_path)), (stage.name, value)  # jobs run in a copy of the repo
     assert "--compare-single-frame" in todo[6].args
+    from egodistill.launch.submit import job_script
+
+    everything = stages(DemoConfig(out=str(tmp_path / "d2"), sweep_trials=2, correspondence=True, multimodal=True))
+    missing = [s.job for s in everything if not job_script(s.job).is_file()]
+    assert not missing, f"demo stages without a jobs/ script for ray job submit: {missing}"
     assert todo[4].args[-2:] == ("--set", "split.rule=random_participants")  # EPIC synthetic participants
 
 

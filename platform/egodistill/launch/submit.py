@@ -32,6 +32,11 @@ def repo_root() -> Path:
     return root
 
 
+def job_script(job: str, working_dir: Path | None = None) -> Path:
+    """``jobs/<job>.py`` of a subcommand (dashes become underscores: ``student-inputs`` -> ``student_inputs.py``)."""
+    return (working_dir or repo_root()) / "jobs" / f"{job.replace('-', '_')}.py"
+
+
 def submit_job(
     address: str, job: str, args: Sequence[str], working_dir: Path | None = None, quiet_client: bool = True
 ) -> int:
@@ -42,7 +47,7 @@ def submit_job(
     submission line and the final status line pass through.
     """
     wd = working_dir or repo_root()
-    script = wd / "jobs" / f"{job}.py"
+    script = job_script(job, wd)
     if not script.is_file():
         raise FileNotFoundError(f"no job script {script}")
     submission = f"egodistill-{job}-{uuid.uuid4().hex[:8]}"
