@@ -89,7 +89,7 @@ class Stage:
     def command(self) -> str:
         import shlex
 
-        return shlex.join(["python", f"jobs/{self.job}.py", *self.args])
+        return shlex.join(["python", f"jobs/{self.job.replace('-', '_')}.py", *self.args])
 
 
 def teacher_name(cfg: DemoConfig, root: Path, layout: str) -> str:

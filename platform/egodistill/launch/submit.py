@@ -52,7 +52,7 @@ def submit_job(
         raise FileNotFoundError(f"no job script {script}")
     submission = f"egodistill-{job}-{uuid.uuid4().hex[:8]}"
     cmd = [_ray_cli(), "job", "submit", "--address", address, "--working-dir", str(wd),
-           "--submission-id", submission, "--", "python", f"jobs/{job}.py", *args]  # fmt: skip
+           "--submission-id", submission, "--", "python", f"jobs/{script.name}", *args]  # fmt: skip
     with subprocess.Popen(cmd, env=client_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           bufsize=1) as proc:  # fmt: skip
         assert proc.stdout is not None
