@@ -110,3 +110,35 @@ def move_aside(fs: pafs.FileSystem, root: str, path: str) -> str:
     fs.create_dir(dest.rpartition("/")[0], recursive=True)
     fs.move(path, dest)
     return dest
+
+
+def read_ids_or_move_aside(
+    fs: pafs.FileSystem, path: str, columns: list[str], out: str, *, heal: bool, stage: str,
+    error: type[Exception], damaged: list[tuple[str, str, str]],
+) -> pa.Table | None:  # fmt: skip
+    """The id columns of a verified output file, or None after moving a damaged one aside (``heal``).
+
+    Without ``heal`` a damaged file raises ``error`` naming it. Each move is logged and recorded in
+    ``damaged`` as (file, where it went, why), so the caller redoes that file's unit of work. Ingest
+    and features resume through this one check.
+    """
+    import logging
+
+    problem, _ = parquet_problem(fs, path)
+    table = None
+    if problem is None:
+        try:
+            table = pq.read_table(path, filesystem=fs, columns=columns)
+        except (pa.ArrowInvalid, OSError) as e:
+            problem = f"columns {columns} unreadable ({type(e).__name__}: {e})"
+    if problem is None:
+        return table
+    if not heal:
+        raise error(f"{path}: damaged {stage} output: {problem}; re-run {stage} to heal it")
+    _, root = resolve(out)
+    dest = move_aside(fs, root, path)
+    logging.getLogger(__name__).warning(
+        "%s: damaged output %s (%s) moved to %s; its clips will be redone", stage, path, problem, dest
+    )
+    damaged.append((path, dest, problem))
+    return None

@@ -141,22 +141,8 @@ def _read_ids(
     fs: pafs.FileSystem, path: str, columns: list[str], directory: str, heal: bool, state: OutputState
 ) -> pa.Table | None:
     """Id columns of a verified file; a damaged file is moved to ``_damaged/`` (``heal``) or raises."""
-    problem, _ = storage.parquet_problem(fs, path)
-    table = None
-    if problem is None:
-        try:
-            table = pq.read_table(path, filesystem=fs, columns=columns)
-        except (pa.ArrowInvalid, OSError) as e:
-            problem = f"columns {columns} unreadable ({type(e).__name__}: {e})"
-    if problem is None:
-        return table
-    if not heal:
-        raise FeaturesOutputError(f"{path}: damaged features output: {problem}; re-run features to heal it")
-    _, root = storage.resolve(directory)
-    dest = storage.move_aside(fs, root, path)
-    log.warning("features: damaged output %s (%s) moved to %s; its clips will be redone", path, problem, dest)
-    state.damaged.append((path, dest, problem))
-    return None
+    return storage.read_ids_or_move_aside(fs, path, columns, directory, heal=heal, stage="features",
+                                          error=FeaturesOutputError, damaged=state.damaged)  # fmt: skip
 
 
 def scan(directory: str, fp: str | None = None, heal: bool = False) -> OutputState:

@@ -174,23 +174,9 @@ class OutputState:
 def _read_ids(
     fs: pafs.FileSystem, path: str, columns: list[str], out: str, heal: bool, state: OutputState
 ) -> pa.Table | None:
-    """The id columns of a verified file; a damaged one is moved aside (``heal``) or raises."""
-    problem, _ = storage.parquet_problem(fs, path)
-    table = None
-    if problem is None:
-        try:
-            table = pq.read_table(path, filesystem=fs, columns=columns)
-        except (pa.ArrowInvalid, OSError) as e:
-            problem = f"columns {columns} unreadable ({type(e).__name__}: {e})"
-    if problem is None:
-        return table
-    if not heal:
-        raise IngestOutputError(f"{path}: damaged ingest output: {problem}; re-run ingest to move it aside")
-    _, root = storage.resolve(out)
-    dest = storage.move_aside(fs, root, path)
-    log.warning("ingest: damaged output %s (%s) moved to %s; its clips will be redone", path, problem, dest)
-    state.damaged.append((path, dest, problem))
-    return None
+    """Id columns of a verified file; a damaged file is moved to ``_damaged/`` (``heal``) or raises."""
+    return storage.read_ids_or_move_aside(fs, path, columns, out, heal=heal, stage="ingest",
+                                          error=IngestOutputError, damaged=state.damaged)  # fmt: skip
 
 
 def duplicate_error(key: tuple[str, str], first: str, second: str, count: int) -> IngestOutputError:
