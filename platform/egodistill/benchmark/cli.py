@@ -14,7 +14,7 @@ import argparse
 
 from egodistill.config import ConfigError, add_config_arguments, load_config
 
-HELP = "run the paper's comparisons on a benchmark world over K seeds: mean, 95% interval, paired tests"
+HELP = "run the paper's comparisons on a benchmark world over K seeds: mean, 95%% interval, paired tests"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
