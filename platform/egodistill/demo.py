@@ -146,6 +146,9 @@ def stages(cfg: DemoConfig) -> list[Stage]:
             out.append(Stage(f"correspondence {layout}", "correspondence", (
                 "--workspace", ws, "--dataset", layout, "--preset", "demo", "--transfer-manifest", dog_manifest,
                 "--supervised-teacher", str(export_dir(root, layout, name)))))  # fmt: skip
+        if cfg.multimodal:
+            out.append(Stage(f"multimodal {layout}", "multimodal", ("--workspace", ws, "--dataset", layout,
+                                                                    "--preset", "demo")))  # fmt: skip
         if not cfg.students:
             continue
         out.append(Stage(f"features {layout}", "features", ("--clips", clips, "--workspace", ws, "--dataset", layout,
@@ -155,9 +158,6 @@ def stages(cfg: DemoConfig) -> list[Stage]:
         out.append(Stage(f"students {layout}", "experiment", ("--workspace", ws, "--dataset", layout,
                                                               "--preset", cfg.preset, "--teacher-model", name, "--image-weights", cfg.image_weights,
                                                               "--set", f"efficiency_size={cfg.frame_size}")))  # fmt: skip
-        if cfg.multimodal:
-            out.append(Stage(f"multimodal {layout}", "multimodal", ("--workspace", ws, "--dataset", layout,
-                                                                    "--preset", "demo")))  # fmt: skip
         if cfg.sweep_trials:
             out.append(Stage(f"sweep {layout}", "sweep", (
                 "--workspace", ws, "--dataset", layout, "--preset", "demo" if cfg.preset == "bench" else cfg.preset,
