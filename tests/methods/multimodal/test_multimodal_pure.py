@@ -106,3 +106,17 @@ def test_layout_takes_each_class_largest_box():
     assert out.shape == (3, 3, 5)
     assert out[0, 0].tolist() == pytest.approx([1.0, 0.2, 0.1, 0.2, 0.2])
     assert out[1].sum() == 0 and out[2, 1, 0] == 1 and out[:, 2].sum() == 0
+
+
+def test_teacher_batch_of_only_heldout_clips_keeps_its_shape():
+    """A flow batch whose clips are all held out (filtered away) still has the teacher's input rank."""
+    import pyarrow as pa
+
+    from egodistill.methods.multimodal.teachers import ModalityTensors
+
+    rows = pa.table({"clip_id": ["held"], "video_id": ["v"], "split": ["train"], "label": [1],
+                     "value": [np.zeros(2 * 4 * 4 * 2, np.float32).tolist()], "shape": [[2, 4, 4, 2]]})  # fmt: skip
+    kept = ModalityTensors("flow", frozenset({"held"}), [3, 2, 4, 4])(rows)
+    assert kept["x"].shape == (1, 3, 2, 4, 4)
+    empty = ModalityTensors("flow", frozenset({"other"}), [3, 2, 4, 4])(rows)
+    assert empty["x"].shape == (0, 3, 2, 4, 4) and empty["label"].shape == (0,)

@@ -107,7 +107,7 @@ def train_teacher(cfg: MultimodalJobConfig, modality: str, files: list[str], kee
                    "has_val": False, "run_ref": None}  # fmt: skip
     trainer = ray_wiring.build_trainer(teacher_loop, loop_config, cfg.trainer, workspace=cfg.ws(),
                                        name=f"mm-teacher-{cfg.data.dataset}-{modality}-{fp}",
-                                       datasets={"train": modality_dataset(modality, files, keep)})  # fmt: skip
+                                       datasets={"train": modality_dataset(modality, files, keep, input_shape)})  # fmt: skip
     fitted = ray_wiring.fit(trainer, f"{modality} teacher")
     out.mkdir(parents=True, exist_ok=True)
     from egodistill.storage import atomic_output

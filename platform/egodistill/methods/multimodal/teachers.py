@@ -82,14 +82,18 @@ class ModalityTeacher(nn.Module):
 class ModalityTensors:
     """``map_batches``: clips or sidecar rows -> ``{"x", "label"}`` fixed-shape arrays of one modality."""
 
-    def __init__(self, modality: str, keep_ids: frozenset[str] | None = None) -> None:
-        self.modality, self.keep_ids = modality, keep_ids
+    def __init__(
+        self, modality: str, keep_ids: frozenset[str] | None = None, input_shape: list[int] | None = None
+    ) -> None:
+        self.modality, self.keep_ids, self.input_shape = modality, keep_ids, input_shape
 
     def __call__(self, batch: pa.Table) -> dict[str, np.ndarray]:
         if self.keep_ids is not None:
             batch = batch.filter(
                 pc.is_in(batch.column("clip_id"), pa.array(sorted(self.keep_ids), pa.string()))
             )
+        if batch.num_rows == 0 and self.input_shape:  # a batch of only held-out clips: keep the shape
+            return {"x": np.zeros((0, *self.input_shape), np.float32), "label": np.zeros(0, np.int64)}
         return {
             "x": model_input(self.modality, batch),
             "label": batch.column("label").to_numpy().astype(np.int64),
@@ -134,14 +138,22 @@ INPUT_COLUMNS = {"rgb": ["clip_id", "video_id", "split", "label", "frames", "fra
 SIDECAR_COLUMNS = ["clip_id", "video_id", "split", "label", "value", "shape"]
 
 
-def modality_dataset(modality: str, files: list[str], keep_ids: frozenset[str] | None = None):
-    """Lazy Ray Dataset of one modality's teacher inputs (``keep_ids``: only those clips)."""
+def modality_dataset(
+    modality: str,
+    files: list[str],
+    keep_ids: frozenset[str] | None = None,
+    input_shape: list[int] | None = None,
+):
+    """Lazy Ray Dataset of one modality's teacher inputs (``keep_ids``: only those clips, ``input_shape``: the
+    per-row shape of ``x``, which a batch left empty by ``keep_ids`` cannot tell)."""
     import ray
 
     ds = ray.data.read_parquet(files, partitioning=None).select_columns(
         INPUT_COLUMNS.get(modality, SIDECAR_COLUMNS)
     )
-    return ds.map_batches(ModalityTensors(modality, keep_ids), batch_format="pyarrow", batch_size=32)
+    return ds.map_batches(
+        ModalityTensors(modality, keep_ids, input_shape), batch_format="pyarrow", batch_size=32
+    )
 
 
 class TeacherTask:
