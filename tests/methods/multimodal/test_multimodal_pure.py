@@ -120,3 +120,14 @@ def test_teacher_batch_of_only_heldout_clips_keeps_its_shape():
     assert kept["x"].shape == (1, 3, 2, 4, 4)
     empty = ModalityTensors("flow", frozenset({"other"}), [3, 2, 4, 4])(rows)
     assert empty["x"].shape == (0, 3, 2, 4, 4) and empty["label"].shape == (0,)
+
+
+def test_layout_teacher_takes_clips_with_more_frames():
+    """Dense evaluation clips store more frames than training clips: the layout teacher resamples time."""
+    from egodistill.methods.multimodal.teachers import ModalityTeacher, resample_steps
+
+    ramp = torch.arange(9, dtype=torch.float32).view(1, 9, 1, 1).expand(1, 9, 2, 5)
+    assert torch.allclose(resample_steps(ramp, 5)[0, :, 0, 0], torch.tensor([0.0, 2.0, 4.0, 6.0, 8.0]))
+    teacher = ModalityTeacher("layout", 4, [9, 2, 5]).eval()
+    _, logits = teacher(torch.rand(3, 37, 2, 5))
+    assert logits.shape == (3, 4)

@@ -57,6 +57,7 @@ class ModalityTeacher(nn.Module):
             self.feature_dim = 4 * c
             self.pool_dims = (2, 3)
         elif modality == "layout":
+            self.layout_steps = int(input_shape[0])
             d = int(np.prod(input_shape))
             self.body = nn.Sequential(nn.Flatten(), nn.Linear(d, 128), nn.ReLU(), nn.Dropout(0.2), nn.Linear(128, 128),
                                       nn.ReLU())  # fmt: skip
@@ -73,10 +74,21 @@ class ModalityTeacher(nn.Module):
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(self.feature_dim, num_classes))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.modality == "layout" and x.shape[1] != self.layout_steps:
+            x = resample_steps(x, self.layout_steps)
         feature = self.body(x)
         if self.pool_dims:
             feature = feature.mean(dim=self.pool_dims)
         return feature, self.head(feature)
+
+
+def resample_steps(x: torch.Tensor, steps: int) -> torch.Tensor:
+    """(B, T, K, F) -> (B, steps, K, F), linear in time: a clip stored at another frame rate (the dense
+    evaluation clips) spans the same window, so the layout MLP sees the time grid it was trained on."""
+    b, t, k, f = x.shape
+    flat = x.permute(0, 2, 3, 1).reshape(b, k * f, t)
+    out = F.interpolate(flat, size=steps, mode="linear", align_corners=True)
+    return out.reshape(b, k, f, steps).permute(0, 3, 1, 2).contiguous()
 
 
 class ModalityTensors:
@@ -237,4 +249,4 @@ def write_logits(modality: str, files: list[str], state: dict[str, Any], model_a
 
 
 __all__ = ["MODALITIES", "LogitWriter", "ModalityTeacher", "ModalityTensors", "TeacherTask", "model_input",
-           "modality_dataset", "teacher_loop", "write_logits"]  # fmt: skip
+           "modality_dataset", "resample_steps", "teacher_loop", "write_logits"]  # fmt: skip
