@@ -99,6 +99,9 @@ class TrackingConfig(StrictConfig):
     )
     run_name: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    register_model: str | None = Field(
+        None, description="register the job's trained model under this name in the MLflow model registry"
+    )
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ class RunRef:
     def client(self):
         from mlflow.tracking import MlflowClient
 
-        return MlflowClient(tracking_uri=self.tracking_uri)
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -478,6 +481,114 @@ def log_table(ref: RunRef | None, table: Any, artifact_file: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------
+# models
+
+#: What the packaged models import (pinned to the installed versions); this project travels as code.
+MODEL_REQUIREMENTS = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "pandas",
+    "pydantic",
+    "pyyaml",
+    "pyarrow",
+    "av",
+    "pillow",
+)
+
+
+def pip_requirements(names: tuple[str, ...] = MODEL_REQUIREMENTS) -> list[str]:
+    """``name==installed version`` for each of ``names`` (the bare name when it is not installed)."""
+    from importlib import metadata
+
+    out = []
+    for n in names:
+        try:
+            out.append(f"{n}=={metadata.version(n)}")
+        except metadata.PackageNotFoundError:
+            out.append(n)
+    return out
+
+
+def code_paths() -> list[str]:
+    """This package's folder: MLflow copies it into the model, so loading needs no egodistill install."""
+    import egodistill
+
+    return [str(Path(egodistill.__file__).parent)]
+
+
+def pyfunc_model_kwargs(
+    python_model: Any, artifacts: Mapping[str, str], input_example: Any, output: Any
+) -> dict[str, Any]:
+    """The ``mlflow.pyfunc`` save/log arguments every egodistill model shares: signature inferred from
+    the input example and its output, pinned requirements, this package as code."""
+    from mlflow.models import infer_signature
+
+    return {"python_model": python_model, "artifacts": dict(artifacts), "code_paths": code_paths(),
+            "signature": infer_signature(input_example, output), "input_example": input_example,
+            "pip_requirements": pip_requirements()}  # fmt: skip
+
+
+@contextlib.contextmanager
+def _process_uris(uri: str) -> Iterator[None]:
+    """Point MLflow's process-wide tracking and registry URIs at ``uri``, then put everything back.
+
+    ``mlflow.set_tracking_uri`` also writes ``$MLFLOW_TRACKING_URI`` (which :func:`resolve_tracking_uri`
+    reads), so the environment and MLflow's module state are both restored, as they were.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    state = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = state
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def log_pyfunc(
+    ref: RunRef | None,
+    name: str,
+    *,
+    python_model: Any,
+    artifacts: Mapping[str, str],
+    input_example: Any,
+    output: Any,
+    register: str | None = None,
+):
+    """Log a pyfunc model (an MLflow 3 logged model) into run ``ref``; register it as ``register``.
+
+    Logs by run id (``Model.log(run_id=...)``), never through the fluent active run; MLflow's model
+    logging reads the process-wide tracking URI, so it is pointed at the run's store for the call and
+    put back after (:func:`_process_uris`; this touches MLflow's module state, hence one place). Returns the ``ModelInfo`` (``model_uri``, ``registered_model_version``), or None.
+    """
+    if ref is None or not is_rank_zero():
+        return None
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.models import Model
+
+    kwargs = pyfunc_model_kwargs(python_model, artifacts, input_example, output)
+    with _process_uris(ref.tracking_uri):
+        # created here so it lands in the run's experiment (Model.log alone puts it in the active one)
+        model = ref.client().create_logged_model(ref.experiment_id, name=name, source_run_id=ref.run_id)
+        info = Model.log(artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=ref.run_id,
+                         model_id=model.model_id, registered_model_name=register, **kwargs)  # fmt: skip
+    if register:
+        log.info("mlflow: registered %s version %s", register, getattr(info, "registered_model_version", "?"))
+    return info
+
+
+# ----------------------------------------------------------------------------------------------
 # data stages (index, ingest, features)
 
 
@@ -606,11 +717,15 @@ __all__ = [
     "log_dict",
     "log_metrics",
     "log_params",
+    "log_pyfunc",
     "log_table",
     "log_text",
     "metric_name",
     "open_client",
+    "pip_requirements",
+    "pyfunc_model_kwargs",
     "resolve_tracking_uri",
+    "code_paths",
     "set_tags",
     "stage_run",
     "stage_workspace",
