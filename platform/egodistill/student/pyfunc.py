@@ -117,10 +117,12 @@ def pyfunc_kwargs(directory: str | Path, size: int | None = None) -> dict[str, A
 
 
 def log_student_model(run, directory: str | Path, size: int | None = None, register: str | None = None):
-    """Log the student export as the run's MLflow model ``model`` (registered as ``register`` when given)."""
+    """Log the student export as the run's MLflow model ``student_model``, registered as ``register`` when
+    given. Not ``student``: that is the run's artifact folder of the export, and MLflow 3 resolves a run
+    artifact path that equals a logged model's name to the logged model."""
     from egodistill import tracking
 
-    return tracking.log_pyfunc(run, "model", **pyfunc_kwargs(directory, size), register=register)
+    return tracking.log_pyfunc(run, "student_model", **pyfunc_kwargs(directory, size), register=register)
 
 
 __all__ = ["DEFAULT_FRAME_SIZE", "example_inputs", "log_student_model", "program_module", "pyfunc_class",

@@ -63,7 +63,8 @@ def pyfunc_class():
 
 
 def log_teacher_model(run, directory: str | Path, register: str | None = None):
-    """Log the teacher export as the run's MLflow model ``model`` (registered as ``register`` when given)."""
+    """Log the teacher export as the run's MLflow model ``teacher_model``, registered as ``register`` when
+    given (``model`` is the run's artifact folder of the export: see :func:`egodistill.student.pyfunc.log_student_model`)."""
     from egodistill import tracking
     from egodistill.models.teachers import teacher_input_spec
     from egodistill.teacher.export import load_teacher, read_info
@@ -75,7 +76,7 @@ def log_teacher_model(run, directory: str | Path, register: str | None = None):
                                                                    spec.crop_size, 3), dtype=np.uint8)}  # fmt: skip
     instance = pyfunc_class()()
     instance.setup(model, cfg, read_info(d))
-    return tracking.log_pyfunc(run, "model", python_model=pyfunc_class()(), artifacts={"teacher": str(d)},
+    return tracking.log_pyfunc(run, "teacher_model", python_model=pyfunc_class()(), artifacts={"teacher": str(d)},
                                input_example=example, output=instance.predict(None, example), register=register)  # fmt: skip
 
 
