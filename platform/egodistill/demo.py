@@ -230,9 +230,12 @@ def summary_lines(cfg: DemoConfig) -> list[str]:
         mm = root / "reports" / "multimodal" / layout / "results.md"
         if mm.is_file():
             lines += [f"\n{layout} multimodal ({mm}):", mm.read_text().rstrip()]
-        plot = report / "accuracy_vs_gmacs.png"
-        if plot.is_file():
-            lines.append(f"plot: {plot}")
+        for name in ("accuracy_vs_gmacs.png", "comparison.png"):
+            if (report / name).is_file():
+                lines.append(f"plot: {report / name}")
+        warn = report / "WARNINGS.txt"  # e.g. random f_I weights: said again here, not only mid-log
+        if warn.is_file():
+            lines += ["", *warn.read_text().rstrip().splitlines()]
         best = root / "sweeps" / f"demo-{layout}" / "best.yaml"
         if best.is_file():
             lines.append(f"best sweep config: {best}")
@@ -241,6 +244,10 @@ def summary_lines(cfg: DemoConfig) -> list[str]:
         f"MLflow runs of every stage: mlflow ui --backend-store-uri sqlite:///{root}/mlflow.db  "
         "(then open http://127.0.0.1:5000)",
     ]
+    if cfg.image_weights == "none" and not any(line.startswith("WARNING") for line in lines):
+        lines.append(
+            "WARNING: the students' f_I used RANDOM weights (--image-weights none): smoke figures only"
+        )
     return lines
 
 

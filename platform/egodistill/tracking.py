@@ -29,6 +29,16 @@ Credentials in a tracking URI (``http://user:password@host/``) are needed to con
 logged, printed or stored: params, tags, text/dict artifacts and log lines go through
 :mod:`egodistill.redact`.
 
+The UI reads well: experiments carry ``mlflow.experimentKind = custom_model_development`` (MLflow 3
+otherwise opens an experiment on its GenAI traces page), and :func:`metric_name` groups metric keys
+into ``train/``, ``val/`` and ``sys/`` (bookkeeping) sections of the run's charts.
+
+A run whose job was killed (SIGKILL, OOM, a lost node) cannot end itself: each run records the host
+and pid of its driver, and the next start of a run with the same name and parent ends such a run
+KILLED when that process is gone (:func:`end_orphaned_runs`). Two jobs creating the same fresh SQLite
+store at once would both run MLflow's schema migrations (``table ... already exists``): the first
+open of a SQLite store holds a file lock beside the database (:func:`open_client`).
+
 Every function accepts ``ref=None`` (tracking disabled) and then does nothing, so callers need no
 ``if tracking:`` branches.
 
@@ -42,7 +52,9 @@ import json
 import logging
 import math
 import os
+import socket
 import tempfile
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +72,14 @@ MAX_PARAM_LENGTH = 6000
 #: Params and metrics are sent in batches of at most this many (MLflow's log_batch limits).
 _BATCH = 100
 PARENT_TAG = "mlflow.parentRunId"
+#: MLflow 3's experiment-type tag (its UI opens a "custom_model_development" experiment on runs/models).
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+HOST_TAG, PID_TAG = "egodistill.host", "egodistill.pid"
+#: Per-epoch keys that are bookkeeping, not learning curves: grouped under ``sys/``.
+SYS_KEYS = frozenset({"attempt", "epochs_done", "start_epoch", "epoch", "train_sec", "eval_sec",
+                      "train_batches", "train_clips", "train_clips_per_sec", "val_clips_failed",
+                      "val_segments_missing", "val_clip_rows", "val_segments"})  # fmt: skip
 
 
 class TrackingConfig(StrictConfig):
@@ -79,6 +99,9 @@ class TrackingConfig(StrictConfig):
     )
     run_name: str | None = None
     tags: dict[str, str] = Field(default_factory=dict)
+    register_model: str | None = Field(
+        None, description="register the job's trained model under this name in the MLflow model registry"
+    )
 
 
 @dataclass(frozen=True)
@@ -92,7 +115,7 @@ class RunRef:
     def client(self):
         from mlflow.tracking import MlflowClient
 
-        return MlflowClient(tracking_uri=self.tracking_uri)
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -123,20 +146,124 @@ def _artifact_location(cfg: TrackingConfig, workspace: str | os.PathLike[str], u
     return (Path(workspace).expanduser().absolute() / "mlartifacts").as_uri()
 
 
+def _sqlite_path(uri: str) -> Path | None:
+    return Path(uri[len("sqlite:///") :]) if uri.startswith("sqlite:///") else None
+
+
+def open_client(uri: str, attempts: int = 5):
+    """An ``MlflowClient`` whose store is open; a fresh SQLite store is created under a file lock.
+
+    MLflow creates the SQLite schema the first time a process opens the store; two processes doing
+    it at once lose one (``table ... already exists``). The lock (``<db>.lock``, ``fcntl.flock``)
+    serialises that first open; the retry covers a store created by a process that took no lock.
+    """
+    from mlflow.tracking import MlflowClient
+
+    db = _sqlite_path(uri)
+    for attempt in range(attempts):
+        try:
+            with _store_lock(db):
+                client = MlflowClient(tracking_uri=uri)
+                client.search_experiments(max_results=1)  # opens (and, when fresh, creates) the store
+            return client
+        except Exception as e:  # noqa: BLE001 - only the creation race is retried
+            if db is None or "already exists" not in str(e) or attempt == attempts - 1:
+                raise
+            log.info("mlflow: store %s was being created by another process; retrying", db)
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+@contextlib.contextmanager
+def _store_lock(db: Path | None) -> Iterator[None]:
+    if db is None:
+        yield
+        return
+    import fcntl
+
+    db.parent.mkdir(parents=True, exist_ok=True)
+    with open(db.with_name(db.name + ".lock"), "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def experiment_id(client, name: str, artifact_location: str | None) -> str:
-    """Id of experiment ``name``, created (with ``artifact_location``) when missing."""
+    """Id of experiment ``name``, created (with ``artifact_location``) when missing, tagged as model training."""
     exp = client.get_experiment_by_name(name)
-    if exp is not None:
-        if exp.lifecycle_stage == "deleted":
-            client.restore_experiment(exp.experiment_id)
-        return exp.experiment_id
+    if exp is None:
+        try:
+            return client.create_experiment(
+                name, artifact_location=artifact_location, tags={EXPERIMENT_KIND_TAG: EXPERIMENT_KIND}
+            )
+        except Exception:  # created concurrently by another process (e.g. a parallel Tune trial)
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                raise
+    if exp.lifecycle_stage == "deleted":
+        client.restore_experiment(exp.experiment_id)
+    if EXPERIMENT_KIND_TAG not in (exp.tags or {}):  # an experiment created before this tag existed
+        client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND)
+    return exp.experiment_id
+
+
+def metric_name(key: str) -> str:
+    """The UI name of a metric key: ``train_loss`` -> ``train/loss``, ``val_segment_top1`` ->
+    ``val/segment_top1``, ``lr`` -> ``train/lr``, bookkeeping (:data:`SYS_KEYS`) -> ``sys/...``;
+    a key that already has a section (``eval/top1``) is kept."""
+    if "/" in key:
+        return key
+    if key in SYS_KEYS:
+        return f"sys/{key}"
+    if key == "lr":
+        return "train/lr"
+    for section in ("train", "val"):
+        if key.startswith(section + "_"):
+            return f"{section}/{key[len(section) + 1 :]}"
+    return key
+
+
+def _pid_alive(pid: int) -> bool:
     try:
-        return client.create_experiment(name, artifact_location=artifact_location)
-    except Exception:  # created concurrently by another process (e.g. a parallel Tune trial)
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            raise
-        return exp.experiment_id
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def end_orphaned_runs(client, exp_id: str, run_name: str, parent_id: str | None) -> list[str]:
+    """End KILLED the RUNNING runs named ``run_name`` (same parent) whose driver on this host is gone.
+
+    Such a run belongs to a job killed before it could end its run (SIGKILL, OOM); a run of another
+    host, or of a live process, is left alone. Returns the ids ended.
+    """
+    name = run_name.replace("'", "\\'")
+    runs = client.search_runs(
+        [exp_id],
+        filter_string=f"attributes.run_name = '{name}' and attributes.status = 'RUNNING'",
+        max_results=100,
+    )
+    host, ended = socket.gethostname(), []
+    for r in runs:
+        tags = r.data.tags
+        if tags.get(PARENT_TAG) != parent_id or tags.get(HOST_TAG) != host:
+            continue
+        try:
+            pid = int(tags.get(PID_TAG, ""))
+        except ValueError:
+            continue
+        if pid != os.getpid() and not _pid_alive(pid):
+            client.set_tag(r.info.run_id, "egodistill.ended_by", f"next start of the job (pid {pid} gone)")
+            client.set_terminated(r.info.run_id, status="KILLED")
+            log.warning(
+                "mlflow: run %s (%s) of a killed job (pid %d) ended KILLED", r.info.run_id, run_name, pid
+            )
+            ended.append(r.info.run_id)
+    return ended
 
 
 # ----------------------------------------------------------------------------------------------
@@ -206,21 +333,22 @@ def start_run(
     """
     if not cfg.enabled:
         return None
-    from mlflow.tracking import MlflowClient
-
     if parent is not None:
         uri, exp_id = parent.tracking_uri, parent.experiment_id
-        client = MlflowClient(tracking_uri=uri)
+        client = open_client(uri)
     else:
         uri = resolve_tracking_uri(cfg, workspace)
-        client = MlflowClient(tracking_uri=uri)
+        client = open_client(uri)
         exp_id = experiment_id(
             client, cfg.experiment or f"egodistill-{job}", _artifact_location(cfg, workspace, uri)
         )
     all_tags = {k: redact(str(v)) for k, v in {"egodistill.job": job, **cfg.tags, **(tags or {})}.items()}
+    all_tags.update({HOST_TAG: socket.gethostname(), PID_TAG: str(os.getpid())})
     if parent is not None:
         all_tags[PARENT_TAG] = parent.run_id
-    run = client.create_run(exp_id, run_name=redact(run_name or cfg.run_name or job), tags=all_tags)
+    name = redact(run_name or cfg.run_name or job)
+    end_orphaned_runs(client, exp_id, name, parent.run_id if parent else None)
+    run = client.create_run(exp_id, run_name=name, tags=all_tags)
     ref = RunRef(tracking_uri=uri, experiment_id=exp_id, run_id=run.info.run_id)
     if params is not None:
         log_params(ref, params)
@@ -287,18 +415,17 @@ def log_params(ref: RunRef | None, params: Any) -> None:
 
 
 def log_metrics(ref: RunRef | None, metrics: Mapping[str, Any], step: int | None = None) -> None:
-    """Log the finite numeric entries of ``metrics`` (others are skipped) at ``step`` (e.g. the epoch).
+    """Log the finite numeric entries of ``metrics`` (others are skipped) at ``step`` (e.g. the epoch),
+    named by :func:`metric_name` (``train/``, ``val/``, ``sys/``).
 
     Rank 0 only inside a Ray Train worker group, so every worker may call it.
     """
     if ref is None or not is_rank_zero():
         return
-    import time
-
     from mlflow.entities import Metric
 
     now = int(time.time() * 1000)
-    items = [Metric(k, v, now, step or 0) for k, v in _numeric(metrics).items()]
+    items = [Metric(metric_name(k), v, now, step or 0) for k, v in _numeric(metrics).items()]
     client = ref.client()
     for i in range(0, len(items), _BATCH):
         client.log_batch(ref.run_id, metrics=items[i : i + _BATCH])
@@ -351,6 +478,114 @@ def log_table(ref: RunRef | None, table: Any, artifact_file: str) -> None:
         local = Path(tmp) / name
         pq.write_table(table, local)
         ref.client().log_artifact(ref.run_id, str(local), directory or None)
+
+
+# ----------------------------------------------------------------------------------------------
+# models
+
+#: What the packaged models import (pinned to the installed versions); this project travels as code.
+MODEL_REQUIREMENTS = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "pandas",
+    "pydantic",
+    "pyyaml",
+    "pyarrow",
+    "av",
+    "pillow",
+)
+
+
+def pip_requirements(names: tuple[str, ...] = MODEL_REQUIREMENTS) -> list[str]:
+    """``name==installed version`` for each of ``names`` (the bare name when it is not installed)."""
+    from importlib import metadata
+
+    out = []
+    for n in names:
+        try:
+            out.append(f"{n}=={metadata.version(n)}")
+        except metadata.PackageNotFoundError:
+            out.append(n)
+    return out
+
+
+def code_paths() -> list[str]:
+    """This package's folder: MLflow copies it into the model, so loading needs no egodistill install."""
+    import egodistill
+
+    return [str(Path(egodistill.__file__).parent)]
+
+
+def pyfunc_model_kwargs(
+    python_model: Any, artifacts: Mapping[str, str], input_example: Any, output: Any
+) -> dict[str, Any]:
+    """The ``mlflow.pyfunc`` save/log arguments every egodistill model shares: signature inferred from
+    the input example and its output, pinned requirements, this package as code."""
+    from mlflow.models import infer_signature
+
+    return {"python_model": python_model, "artifacts": dict(artifacts), "code_paths": code_paths(),
+            "signature": infer_signature(input_example, output), "input_example": input_example,
+            "pip_requirements": pip_requirements()}  # fmt: skip
+
+
+@contextlib.contextmanager
+def _process_uris(uri: str) -> Iterator[None]:
+    """Point MLflow's process-wide tracking and registry URIs at ``uri``, then put everything back.
+
+    ``mlflow.set_tracking_uri`` also writes ``$MLFLOW_TRACKING_URI`` (which :func:`resolve_tracking_uri`
+    reads), so the environment and MLflow's module state are both restored, as they were.
+    """
+    import mlflow
+    from mlflow.tracking._model_registry import utils as registry_utils
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    state = (tracking_utils._tracking_uri, registry_utils._registry_uri)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    try:
+        yield
+    finally:
+        tracking_utils._tracking_uri, registry_utils._registry_uri = state
+        for k, v in env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def log_pyfunc(
+    ref: RunRef | None,
+    name: str,
+    *,
+    python_model: Any,
+    artifacts: Mapping[str, str],
+    input_example: Any,
+    output: Any,
+    register: str | None = None,
+):
+    """Log a pyfunc model (an MLflow 3 logged model) into run ``ref``; register it as ``register``.
+
+    Logs by run id (``Model.log(run_id=...)``), never through the fluent active run; MLflow's model
+    logging reads the process-wide tracking URI, so it is pointed at the run's store for the call and
+    put back after (:func:`_process_uris`; this touches MLflow's module state, hence one place). Returns the ``ModelInfo`` (``model_uri``, ``registered_model_version``), or None.
+    """
+    if ref is None or not is_rank_zero():
+        return None
+    import mlflow
+    import mlflow.pyfunc
+    from mlflow.models import Model
+
+    kwargs = pyfunc_model_kwargs(python_model, artifacts, input_example, output)
+    with _process_uris(ref.tracking_uri):
+        # created here so it lands in the run's experiment (Model.log alone puts it in the active one)
+        model = ref.client().create_logged_model(ref.experiment_id, name=name, source_run_id=ref.run_id)
+        info = Model.log(artifact_path=None, name=name, flavor=mlflow.pyfunc, run_id=ref.run_id,
+                         model_id=model.model_id, registered_model_name=register, **kwargs)  # fmt: skip
+    if register:
+        log.info("mlflow: registered %s version %s", register, getattr(info, "registered_model_version", "?"))
+    return info
 
 
 # ----------------------------------------------------------------------------------------------
@@ -472,6 +707,7 @@ __all__ = [
     "StageRun",
     "TrackingConfig",
     "default_tracking_uri",
+    "end_orphaned_runs",
     "end_run",
     "experiment_id",
     "flatten",
@@ -481,9 +717,15 @@ __all__ = [
     "log_dict",
     "log_metrics",
     "log_params",
+    "log_pyfunc",
     "log_table",
     "log_text",
+    "metric_name",
+    "open_client",
+    "pip_requirements",
+    "pyfunc_model_kwargs",
     "resolve_tracking_uri",
+    "code_paths",
     "set_tags",
     "stage_run",
     "stage_workspace",

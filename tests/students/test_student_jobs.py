@@ -40,10 +40,18 @@ def test_distill_resumes_from_its_checkpoint_after_a_failure(pretrained, student
 
     client = MlflowClient(tracking_uri=f"sqlite:///{student_ws / 'mlflow.db'}")
     run = client.get_run(out.run_id)
-    assert run.info.status == "FINISHED" and "eval_segment_top1" in run.data.metrics
-    assert len(client.get_metric_history(out.run_id, "train_loss")) == 2  # one per epoch, across the restart
+    assert run.info.status == "FINISHED" and "eval/segment_top1" in run.data.metrics
+    assert len(client.get_metric_history(out.run_id, "train/loss")) == 2  # one per epoch, across the restart
+    # validation is a curve (every epoch by default), bookkeeping sits under sys/
+    assert {h.step for h in client.get_metric_history(out.run_id, "val/segment_top1")} == {0, 1}
+    assert {"sys/attempt", "sys/epochs_done"} <= set(run.data.metrics)
+    assert not [k for k in run.data.metrics if "/" not in k]
     arts = {a.path for a in client.list_artifacts(out.run_id)}
-    assert {"student", "mlflow_model", "config.yaml"} <= arts
+    assert {"student", "config.yaml"} <= arts
+    (model,) = client.search_logged_models(
+        [run.info.experiment_id], filter_string=f"source_run_id = '{out.run_id}'"
+    )
+    assert model.status == "READY"  # the student as an MLflow logged model (pyfunc, signature, example)
 
 
 def test_two_workers_complete(student_ws):

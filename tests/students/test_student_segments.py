@@ -54,7 +54,11 @@ def test_report_files(tmp_path):
     rows = [{"model": "EgoDistill", "segment top-1": 0.5}, {"model": "VisOnly", "segment top-1": 0.25}]
     assert "| EgoDistill" in markdown_table(rows)
     eff = efficiency_rows([("student", {"gmacs": 1.9, "params": 2e7, "cpu_latency_sec": 0.01})])
-    assert eff[0]["params (M)"] == 20.0 and eff[0]["CPU latency (ms/clip)"] == 10.0
+    assert (
+        eff[0]["params (M)"] == 20.0
+        and eff[0]["cpu_latency_ms_per_clip"] == 10.0
+        and eff[0]["latency_batch"] == 1
+    )
     files = write_report(tmp_path, results=rows, efficiency=eff, per_class=None,
                          points=[{"label": "a", "gmacs": 1.9, "top1": 0.5}], title="t")  # fmt: skip
     assert files["plot"].stat().st_size > 1000

@@ -74,11 +74,15 @@ def test_mlflow_run_has_params_epoch_metrics_and_artifacts(resumed_run):
     assert run.info.status == "FINISHED"
     assert run.data.params["optim.epochs"] == "2" and run.data.params["teacher.name"] == "tiny3d"
     assert run.data.params["derived.dataset"] == "ego4d"
-    history = client.get_metric_history(outcome.run_id, "train_loss")
+    history = client.get_metric_history(outcome.run_id, "train/loss")
     assert {h.step for h in history} == {0, 1}
-    starts = {h.step: h.value for h in client.get_metric_history(outcome.run_id, "start_epoch")}
+    starts = {h.step: h.value for h in client.get_metric_history(outcome.run_id, "sys/start_epoch")}
     assert starts[1] == 1.0  # the epoch after the restart was logged by the resumed attempt
-    assert "final_val_segment_top1" in run.data.metrics and "efficiency_gmacs" in run.data.metrics
+    assert "eval/segment_top1" in run.data.metrics and "efficiency/gmacs" in run.data.metrics
+    assert run.data.metrics["eval/segment_top1_ci_low"] <= run.data.metrics["eval/segment_top1"]
+    assert not [
+        k for k in run.data.metrics if k.startswith("final_") or "/" not in k
+    ]  # every metric in a section
     paths = {a.path for a in client.list_artifacts(outcome.run_id, "checkpoint")}
     assert "checkpoint/state.pt" in paths
     assert {a.path for a in client.list_artifacts(outcome.run_id, "model")} >= {

@@ -48,16 +48,46 @@ def csv_text(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = Non
 
 
 def efficiency_rows(entries: Sequence[tuple[str, dict[str, float]]]) -> list[dict[str, Any]]:
-    """Seed Table 3's columns: GMACs (multiply-adds, the paper's "GFLOPs"), CPU ms per clip, M params."""
+    """Seed Table 3's columns: GMACs (multiply-adds, the paper's "GFLOPs"), CPU ms per clip, M params,
+    and the settings of the one latency figure (:func:`~egodistill.evaluation.efficiency.measure_efficiency`:
+    CPU, one thread, median of 3 at ``latency_batch`` clips per forward)."""
     return [
         {
             "model": name,
             "GMACs": round(e["gmacs"], 3),
-            "CPU latency (ms/clip)": round(1000 * e["cpu_latency_sec"], 2),
+            "cpu_latency_ms_per_clip": round(1000 * e["cpu_latency_sec"], 2),
+            "latency_batch": int(e.get("latency_batch", 1)),
+            "latency_threads": 1,
             "params (M)": round(e["params"] / 1e6, 2),
         }
         for name, e in entries
     ]
+
+
+def comparison_plot(rows: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
+    """One chart for every run: per-segment top-1 (%) as bars on one axis with 95 % interval whiskers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [str(r["model"]) for r in rows]
+    top1 = [100 * float(r["segment_top1"]) for r in rows]
+    low = [t - 100 * float(r["segment_top1_ci_low"]) for t, r in zip(top1, rows, strict=True)]
+    high = [100 * float(r["segment_top1_ci_high"]) - t for t, r in zip(top1, rows, strict=True)]
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(rows) + 2), 4.2), dpi=120)
+    ax.bar(range(len(rows)), top1, yerr=[low, high], capsize=4, color="#4c72b0")
+    ax.set_xticks(range(len(rows)), labels, rotation=20, ha="right", fontsize=8)
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("per-segment top-1 (%), 95 % interval")
+    segments = sorted({int(r["eval_segments"]) for r in rows})
+    ax.set_title(f"{title} ({'/'.join(map(str, segments))} evaluation segments)", fontsize=10)
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
 
 
 def accuracy_vs_gmacs_plot(points: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
@@ -94,10 +124,18 @@ def write_report(
     points: Sequence[dict[str, Any]],
     title: str,
     run: tracking.RunRef | None = None,
+    warnings: Sequence[str] = (),
 ) -> dict[str, Path]:
-    """Write results / efficiency / per-class tables (md + csv) and the plot; log them to ``run``."""
+    """Write results / efficiency / per-class tables (md + csv), the plots and ``WARNINGS.txt`` (what
+    makes the figures not what they seem, e.g. random weights); log them to ``run``."""
     directory.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
+    warn_file = directory / "WARNINGS.txt"
+    if warnings:
+        warn_file.write_text("".join(f"WARNING: {w}\n" for w in warnings))
+        files["warnings"] = warn_file
+    elif warn_file.exists():
+        warn_file.unlink()
     for name, rows in (("results", results), ("efficiency", efficiency), ("per_class_gain", per_class or [])):
         if not rows:
             continue
@@ -106,8 +144,17 @@ def write_report(
         files[name] = directory / f"{name}.md"
     if points:
         files["plot"] = accuracy_vs_gmacs_plot(points, directory / "accuracy_vs_gmacs.png", title)
+    if results and all("segment_top1_ci_low" in r for r in results):
+        files["comparison"] = comparison_plot(results, directory / "comparison.png", title)
     tracking.log_artifact(run, directory, "report")
     return files
 
 
-__all__ = ["accuracy_vs_gmacs_plot", "csv_text", "efficiency_rows", "markdown_table", "write_report"]
+__all__ = [
+    "accuracy_vs_gmacs_plot",
+    "comparison_plot",
+    "csv_text",
+    "efficiency_rows",
+    "markdown_table",
+    "write_report",
+]

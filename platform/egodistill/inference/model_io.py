@@ -1,6 +1,6 @@
 """The one place that reads a trained student (or a teacher) from disk for inference.
 
-A distilled student is ``<workspace>/checkpoints/students/<dataset>/<name>-distill/``, the shared
+A distilled student is ``<workspace>/checkpoints/students/<dataset>/<name>/distill/``, the shared
 three-file export (:mod:`egodistill.student.export`): ``student.pt`` (state dict), ``student.yaml``
 (a StudentConfig) and ``student.json`` ("classes", "variant", "metrics"). If that layout changes, only
 :func:`load_student` and :func:`student_files` change. The model is returned in eval mode on the CPU.
@@ -121,16 +121,30 @@ def load_student(directory: str | Path):
     return model, cfg, info
 
 
+def workspace_of(directory: Path) -> Path | None:
+    """The workspace of a model export: the folder above its ``checkpoints/`` ancestor (None: not in one)."""
+    d = Path(directory).expanduser().absolute()
+    for parent in d.parents:
+        if parent.name == "checkpoints":
+            return parent.parent
+    return None
+
+
 def training_frame_size(directory: Path) -> int | None:
     """Height of the stored frames the student trained on: ``<ws>/clips/<dataset>/`` of its workspace.
 
-    The student lives at ``<ws>/checkpoints/students/<dataset>/<name>``; None when no clips table is there.
+    The student lives at ``<ws>/checkpoints/students/<dataset>/<name>/<stage>``; None when no clips table is there.
     """
     import pyarrow.parquet as pq
 
-    if len(directory.parents) < 4 or directory.parents[1].name != "students":
+    d = Path(directory).expanduser().absolute()
+    ws = workspace_of(d)
+    if ws is None:
         return None
-    dataset, ws = directory.parent.name, directory.parents[3]
+    rel = d.relative_to(ws / "checkpoints").parts
+    if len(rel) < 3 or rel[0] != "students":
+        return None
+    dataset = rel[1]
     for path in sorted((ws / "clips" / dataset).glob("split=*/*.parquet"))[:1]:
         col = pq.read_table(path, columns=["frame_height"]).column("frame_height")
         if len(col):
@@ -139,8 +153,12 @@ def training_frame_size(directory: Path) -> int | None:
 
 
 def model_name(directory: str | Path) -> str:
-    """How predictions name the model: ``<dataset>/<student folder>``."""
+    """How predictions name the model: ``<dataset>/<name>/<stage>`` in a workspace, else ``<parent>/<folder>``."""
     d = Path(directory).expanduser().absolute()
+    ws = workspace_of(d)
+    rel = d.relative_to(ws / "checkpoints").parts if ws is not None else ()
+    if len(rel) >= 3 and rel[0] == "students":
+        return "/".join(rel[1:])
     return f"{d.parent.name}/{d.name}"
 
 

@@ -41,7 +41,16 @@ class RunSpec:
 
     @property
     def name(self) -> str:
-        return self.label.lower().replace(" ", "_").replace("/", "").replace("=", "").replace(",", "")
+        """The label as a folder / run name; for the four variants it equals the variant key (``VisOnly-Distill``
+        -> ``visonly_distill``), so a checkpoint folder never reads as another variant plus a stage."""
+        return (
+            self.label.lower()
+            .replace(" ", "_")
+            .replace("-", "_")
+            .replace("/", "")
+            .replace("=", "")
+            .replace(",", "")
+        )
 
 
 @dataclass
@@ -58,7 +67,9 @@ class RunResult:
         return sum(o.elapsed_sec for o in self.outcomes)
 
 
-def run_chain(spec: RunSpec, values_for: Callable[[StageStep], dict[str, Any]], parent_run: Any = None) -> RunResult:
+def run_chain(
+    spec: RunSpec, values_for: Callable[[StageStep], dict[str, Any]], parent_run: Any = None
+) -> RunResult:
     """Train the steps of one run in order; each step after the first starts from the previous export."""
     outcomes: list[Any] = []
     for step in spec.steps:

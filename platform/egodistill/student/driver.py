@@ -177,7 +177,9 @@ def prepare(
 
 
 def student_dir(cfg: StudentJobBase, stage: str) -> Path:
-    return cfg.ws() / "checkpoints" / "students" / cfg.data.dataset / f"{cfg.job_name()}-{stage}"
+    """``<ws>/checkpoints/students/<dataset>/<name>/<stage>``: the folder is the run's name (the variant
+    by default), the stage one level down, so a name never reads as another name plus a stage."""
+    return cfg.ws() / "checkpoints" / "students" / cfg.data.dataset / cfg.job_name() / stage
 
 
 def run_stage(cfg: StudentJobBase, run: StageRun, parent_run: tracking.RunRef | None = None,
@@ -201,7 +203,8 @@ def run_stage(cfg: StudentJobBase, run: StageRun, parent_run: tracking.RunRef | 
     with tracking.tracked_run(cfg.tracking, workspace=cfg.ws(), job=run.stage, params=params, parent=parent_run,
                               run_name=f"{cfg.data.dataset}/{cfg.job_name()}/{run.stage}",
                               tags={"egodistill.variant": cfg.student.variant, **run.tags}) as mlrun:  # fmt: skip
-        tracking.log_text(mlrun, dump_config(cfg), "config.yaml")
+        # the config as it trains: num_classes, frames and f_I weights resolved from the inputs
+        tracking.log_text(mlrun, dump_config(cfg.model_copy(update={"student": prep.student})), "config.yaml")
         if prep.notes:
             tracking.log_text(mlrun, "\n".join(prep.notes) + "\n", "missing_inputs.txt")
         loop_config = {"job": cfg.model_dump(mode="json"), "stage": run.stage,
@@ -217,21 +220,36 @@ def run_stage(cfg: StudentJobBase, run: StageRun, parent_run: tracking.RunRef | 
         segments = segment_results_of((state.get("extra") or {}).get("per_segment"))
         out_dir = student_dir(cfg, run.stage)
         efficiency = run.efficiency(prep.student) if run.efficiency else {}
-        final: dict[str, Any] = {f"final_{k}": v for k, v in metrics.items()}
-        final.update({f"efficiency_{k}": v for k, v in efficiency.items()})
+        # the per-epoch curves are logged by the workers; the driver adds the final evaluation (with its
+        # interval) and the cost, each once, in their own sections (no final_* copies of the curves)
+        final: dict[str, Any] = {f"efficiency/{k}": v for k, v in efficiency.items()}
         if segments is not None:
-            final.update({"eval_segment_top1": segments.top1, "eval_clip_top1": segments.clip_top1,
-                          "eval_segments": len(segments.label)})  # fmt: skip
+            final.update(final_eval_metrics(segments))
             tracking.log_table(mlrun, segments.table(prep.classes), "tables/eval_segments.parquet")
         tracking.log_metrics(mlrun, final, step=int(metrics.get("epoch", 0)))
         info = {"stage": run.stage, "variant": cfg.student.variant, "dataset": cfg.data.dataset,
-                "classes": prep.classes, "metrics": final, "checkpoint": fitted.checkpoint_path,
+                "classes": prep.classes, "metrics": {**metrics, **final}, "checkpoint": fitted.checkpoint_path,
                 "init_from": run.init_state, "mlflow_run_id": mlrun.run_id if mlrun else None,
-                "inputs": prep.train.directory, **(extra_info or {})}  # fmt: skip
-        save_student(out_dir, model, prep.student, info, mlrun)
+                "inputs": prep.train.directory, "frame_size": cfg.data.image_size,
+                "efficiency": efficiency, **(extra_info or {})}  # fmt: skip
+        # a stage-1 student is an intermediate (stage 2 starts from it): only a final stage is registered
+        register = cfg.tracking.register_model if run.evaluates else None
+        save_student(out_dir, model, prep.student, info, mlrun, register)
     return StudentOutcome(run.stage, cfg.job_name(), cfg.student.variant, cfg.data.dataset, metrics, efficiency,
                           str(out_dir), fitted.checkpoint_path, mlrun.run_id if mlrun else None, prep.classes,
                           time.perf_counter() - t0, segments, prep.notes)  # fmt: skip
+
+
+def final_eval_metrics(segments: Any) -> dict[str, float]:
+    """``eval/...`` metrics of a final per-segment evaluation: top-1 with its 95 % bootstrap interval."""
+    import numpy as np
+
+    from egodistill.evaluation.intervals import bootstrap_interval
+
+    ci = bootstrap_interval((np.asarray(segments.pred) == np.asarray(segments.label))[None, :].astype(float))
+    return {"eval/segment_top1": segments.top1, "eval/segment_top1_ci_low": ci.low,
+            "eval/segment_top1_ci_high": ci.high, "eval/clip_top1": segments.clip_top1,
+            "eval/segments": len(segments.label)}  # fmt: skip
 
 
 def require_inputs(cfg: StudentJobBase, *, needs_teacher: bool, evaluates: bool) -> None:
@@ -241,5 +259,5 @@ def require_inputs(cfg: StudentJobBase, *, needs_teacher: bool, evaluates: bool)
         teacher_for(train, cfg.data.teacher_model)
 
 
-__all__ = ["Prepared", "StageRun", "StudentOutcome", "open_views", "pool_name", "prepare",
+__all__ = ["Prepared", "StageRun", "StudentOutcome", "final_eval_metrics", "open_views", "pool_name", "prepare",
            "require_inputs", "run_stage", "student_dir"]  # fmt: skip

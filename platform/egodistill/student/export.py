@@ -1,9 +1,9 @@
 """A trained student as a directory anyone can load without Ray (the shared three-file export).
 
-``<ws>/checkpoints/students/<dataset>/<name>-<stage>/``: ``student.pt`` (the full state dict, f_I
+``<ws>/checkpoints/students/<dataset>/<name>/<stage>/``: ``student.pt`` (the full state dict, f_I
 included), ``student.yaml`` (the :class:`~egodistill.models.config.StudentConfig` that rebuilds it),
 ``student.json`` (stage, variant, classes, metrics, MLflow run, Ray checkpoint), written atomically by
-:mod:`egodistill.training.export`; plus, when tracked, an MLflow pytorch/pyfunc model.
+:mod:`egodistill.training.export`; plus, when tracked, an MLflow pyfunc model (:mod:`.pyfunc`).
 """
 
 from __future__ import annotations
@@ -33,24 +33,16 @@ def load_trained(scfg: StudentConfig, state: dict[str, Any]):
     return model
 
 
-def save_student(directory: Path, model, scfg: StudentConfig, info: dict[str, Any], run) -> None:
-    """The three files, then (when tracked) the export and an MLflow pytorch model as artifacts."""
+def save_student(directory: Path, model, scfg: StudentConfig, info: dict[str, Any], run,
+                 register: str | None = None) -> None:  # fmt: skip
+    """The three files, then (when tracked) the export as artifacts and the MLflow model
+    (:mod:`.pyfunc`: raw frames/IMU in, probabilities out, signature, input example, this package as code)."""
     model_export.write_export(directory, KIND, model.state_dict(), scfg, info)
     tracking.log_artifact(run, directory, "student")
     if run is not None:
-        import shutil
-        import tempfile
+        from egodistill.student.pyfunc import log_student_model
 
-        import mlflow.pytorch
-
-        with tempfile.TemporaryDirectory() as tmpdir:
-            path = Path(tmpdir) / "mlflow_model"
-            mlflow.pytorch.save_model(
-                model.cpu().eval(), str(path), serialization_format="pickle",
-                pip_requirements=["torch", "torchvision"],
-            )  # fmt: skip
-            tracking.log_artifact(run, path, "mlflow_model")
-            shutil.rmtree(path, ignore_errors=True)
+        log_student_model(run, directory, info.get("frame_size"), register)
 
 
 def load_student(directory: str | Path):

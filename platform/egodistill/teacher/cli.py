@@ -40,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", dest="use_gpu", action="store_const", const=True, help="train on GPUs")
     p.add_argument("--cpu", dest="use_gpu", action="store_const", const=False, help="train on CPUs only")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument(
+        "--register", metavar="NAME", help="register the trained model in MLflow (tracking.register_model)"
+    )
     p.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (ignored with RAY_ADDRESS)")
     p.add_argument(
         "--compare-single-frame",
@@ -66,6 +69,7 @@ def load_teacher_config(args: argparse.Namespace):  # -> TeacherJobConfig (impor
         "trainer.scaling.cpus_per_worker": args.cpus_per_worker,
         "trainer.scaling.use_gpu": args.use_gpu,
         "tracking.enabled": False if args.no_mlflow else None,
+        "tracking.register_model": getattr(args, "register", None),
     }
     cfg = load_config(TeacherJobConfig, args.config, args.overrides, base=PRESETS[args.preset], dotted=flags)
     cfg.require_data()

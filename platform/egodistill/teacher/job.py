@@ -118,7 +118,10 @@ def weights_hash(cfg: TeacherJobConfig, model_spec: dict[str, Any]) -> str:
     import hashlib
     import json
 
-    shaping = {"model": model_spec, **cfg.model_dump(mode="json", include={"data", "augment", "optim", "seed"})}
+    shaping = {
+        "model": model_spec,
+        **cfg.model_dump(mode="json", include={"data", "augment", "optim", "seed"}),
+    }
     return hashlib.sha1(json.dumps(shaping, sort_keys=True, default=str).encode()).hexdigest()[:8]
 
 
@@ -144,6 +147,19 @@ def _segment_table(rows: pa.Table, per_segment: dict[str, Any] | None, classes: 
             "num_dense_clips": pa.array(clips, pa.int32()),
         }
     )
+
+
+def _final_eval(per_segment: pa.Table, metrics: dict[str, Any]) -> dict[str, float]:
+    """``eval/...``: the final per-segment top-1 with its 95 % bootstrap interval over the segments."""
+    import numpy as np
+
+    from egodistill.evaluation.intervals import bootstrap_interval
+
+    correct = np.asarray(per_segment.column("correct").to_pylist(), dtype=float)[None, :]
+    ci = bootstrap_interval(correct)
+    return {"eval/segment_top1": float(correct.mean()), "eval/segment_top1_ci_low": ci.low,
+            "eval/segment_top1_ci_high": ci.high, "eval/segments": correct.shape[1],
+            "eval/clip_top1": float(metrics.get("val_clip_top1", float("nan")))}  # fmt: skip
 
 
 def run_teacher(
@@ -270,8 +286,15 @@ def run_teacher(
 
                 pq.write_table(per_segment, f"{out_dir}/{export.SEGMENTS_FILE}")
             tracking.log_artifact(run, out_dir, "model")
-        final = {f"final_{k}": v for k, v in metrics.items()}
-        final.update({f"efficiency_{k}": v for k, v in efficiency.items()})
+            if run is not None:  # the MLflow model: uint8 clips in, probabilities out (teacher/pyfunc.py)
+                from egodistill.teacher.pyfunc import log_teacher_model
+
+                log_teacher_model(run, out_dir, cfg.tracking.register_model)
+        final: dict[str, Any] = {
+            f"efficiency/{k}": v for k, v in efficiency.items()
+        }  # the curves are logged per epoch
+        if per_segment is not None and per_segment.num_rows:
+            final.update(_final_eval(per_segment, metrics))
         tracking.log_metrics(run, final, step=int(metrics.get("epoch", 0)))
         if per_segment is not None:
             tracking.log_table(run, per_segment, "tables/eval_segments.parquet")

@@ -2,7 +2,7 @@
 
     egodistill pretrain   --workspace ws --dataset ego4d --preset demo
     egodistill distill    --workspace ws --dataset ego4d --preset demo --variant egodistill \\
-                          --init-from ws/checkpoints/students/ego4d/egodistill-pretrain
+                          --init-from ws/checkpoints/students/ego4d/egodistill/pretrain
     egodistill experiment --workspace ws --dataset ego4d --preset demo [--ablation no_kd ...]
 
 The workspace must hold the student inputs that ``egodistill student-inputs`` builds (dense evaluation
@@ -26,7 +26,9 @@ from egodistill.config import add_config_arguments
 def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="workspace with clips/, features/, manifests/ (default ./workspace)")
     p.add_argument("--dataset", help="ego4d or epic (data.dataset, default ego4d)")
-    p.add_argument("--preset", choices=("paper", "demo", "bench", "smoke"), default="paper", help="starting config")
+    p.add_argument(
+        "--preset", choices=("paper", "demo", "bench", "smoke"), default="paper", help="starting config"
+    )
     add_config_arguments(p, "the job's config", "distill_loss.alpha=0.5")
     p.add_argument("--frames", type=int, help="N frames per clip (data.num_frames, 1..4)")
     p.add_argument(
@@ -39,6 +41,9 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpu", dest="use_gpu", action="store_const", const=True, help="train on GPUs")
     p.add_argument("--cpu", dest="use_gpu", action="store_const", const=False, help="train on CPUs only")
     p.add_argument("--no-mlflow", action="store_true", help="do not log to MLflow")
+    p.add_argument(
+        "--register", metavar="NAME", help="register the trained model in MLflow (tracking.register_model)"
+    )
     p.add_argument("--num-cpus", type=int, help="CPUs of a local Ray (ignored with RAY_ADDRESS)")
 
 
@@ -62,6 +67,7 @@ def _flags(args: argparse.Namespace, kind: str) -> dict[str, Any]:
         "trainer.scaling.cpus_per_worker": args.cpus_per_worker,
         "trainer.scaling.use_gpu": args.use_gpu,
         "tracking.enabled": False if args.no_mlflow else None,
+        "tracking.register_model": getattr(args, "register", None),
         ("distill_optim.epochs" if kind == "experiment" else "optim.epochs"): getattr(args, "epochs", None),
     }
     if kind == "distill":

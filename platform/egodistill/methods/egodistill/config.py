@@ -52,7 +52,9 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 def _dataset(data: dict[str, Any]) -> str:
     d = data.get("data")
-    return str(getattr(d, "dataset", None) or (d or {}).get("dataset") or "ego4d") if d is not None else "ego4d"
+    return (
+        str(getattr(d, "dataset", None) or (d or {}).get("dataset") or "ego4d") if d is not None else "ego4d"
+    )
 
 
 def _with_schedule(data: dict[str, Any], epochs: int, milestones: list[int]) -> dict[str, Any]:
@@ -79,7 +81,9 @@ class DistillJobConfig(StudentJobBase):
     """Stage 2 (§3.3): L = α·L_KD + (1−α)·L_GT + β·L_1 (distilling variants) or L_GT."""
 
     loss: DistillLoss = Field(default_factory=DistillLoss)
-    init_from: str | None = Field(None, description="stage-1 student export (or its student.pt) to start from")
+    init_from: str | None = Field(
+        None, description="stage-1 student export (or its student.pt) to start from"
+    )
     efficiency: bool = Field(True, description="measure GMACs, params and CPU latency of the student")
     efficiency_size: int = Field(224, ge=16, description="frame size for GMACs/latency (paper: 224)")
     latency_batch: int = Field(32, ge=1, description="batch for the per-clip CPU latency (paper: 32)")
@@ -104,7 +108,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": {
         "student": {"image_weights": "none"},
         "pretrain_optim": {"epochs": 10, "batch_size": 16, "lr": 1e-3, "milestones": [6, 8]},
-        "distill_optim": {"epochs": 20, "batch_size": 16, "lr": 1e-3, "milestones": [12, 16], "eval_every": 20},
+        "distill_optim": {"epochs": 20, "batch_size": 16, "lr": 1e-3, "milestones": [12, 16]},
         "trainer": {"scaling": {"num_workers": 1, "cpus_per_worker": 1}, "find_unused_parameters": True},
         "latency_batch": 8,
         # the light student: 48 px frames (the demo stores them at that size) -> 0.15 GMACs with the IMU
@@ -114,7 +118,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "bench": {
         "student": {"image_weights": "none"},
         "pretrain_optim": {"epochs": 10, "batch_size": 32, "lr": 1e-3, "milestones": [6, 8]},
-        "distill_optim": {"epochs": 30, "batch_size": 32, "lr": 1e-3, "milestones": [18, 24], "eval_every": 30},
+        "distill_optim": {"epochs": 30, "batch_size": 32, "lr": 1e-3, "milestones": [18, 24]},
         "trainer": {"scaling": {"num_workers": 1, "cpus_per_worker": 1}, "find_unused_parameters": True},
         "latency_batch": 8,
         "efficiency_size": 48,

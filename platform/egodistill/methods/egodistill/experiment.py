@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import pyarrow as pa
 from pydantic import Field
 
 from egodistill import tracking
@@ -27,7 +28,12 @@ log = logging.getLogger(__name__)
 Ablation = Literal["no_l1", "no_kd", "no_gt", "no_pretrain", "no_pretrain_l1", "no_pretrain_nce"]
 Variant = Literal["visonly", "visonly_distill", "visimu", "egodistill"]
 VARIANT_ORDER = ("visonly", "visonly_distill", "visimu", "egodistill")
-LABELS = {"visonly": "VisOnly", "visonly_distill": "VisOnly-Distill", "visimu": "VisIMU", "egodistill": "EgoDistill"}
+LABELS = {
+    "visonly": "VisOnly",
+    "visonly_distill": "VisOnly-Distill",
+    "visimu": "VisIMU",
+    "egodistill": "EgoDistill",
+}
 
 
 class ExperimentConfig(StrictConfig):
@@ -36,8 +42,12 @@ class ExperimentConfig(StrictConfig):
     workspace: str = "workspace"
     variants: list[Variant] = list(VARIANT_ORDER)
     ablations: list[Ablation] = Field(default_factory=list, description="extra EgoDistill runs (Table 1)")
-    frames: list[int] = Field(default_factory=list, description="extra N values for EgoDistill and VisOnly-Distill")
-    strategies: list[Strategy] = Field(default_factory=list, description="extra frame strategies for EgoDistill (supplement D)")
+    frames: list[int] = Field(
+        default_factory=list, description="extra N values for EgoDistill and VisOnly-Distill"
+    )
+    strategies: list[Strategy] = Field(
+        default_factory=list, description="extra frame strategies for EgoDistill (supplement D)"
+    )
     student: StudentConfig = Field(default_factory=StudentConfig)
     data: StudentDataConfig = Field(default_factory=StudentDataConfig)
     pretrain_optim: OptimSettings = Field(default_factory=OptimSettings)
@@ -71,8 +81,12 @@ def experiment_runs(cfg: ExperimentConfig) -> list[RunSpec]:
         "no_kd": _run("EgoDistill w/o KD", "egodistill", n, st, True, {"use_kd": False}),
         "no_gt": _run("EgoDistill w/o GT", "egodistill", n, st, True, {"use_gt": False}),
         "no_pretrain": _run("EgoDistill w/o pretraining", "egodistill", n, st, False),
-        "no_pretrain_l1": _run("EgoDistill w/o pretrain-L1", "egodistill", n, st, True, None, {"use_l1": False}),
-        "no_pretrain_nce": _run("EgoDistill w/o pretrain-NCE", "egodistill", n, st, True, None, {"use_nce": False}),
+        "no_pretrain_l1": _run(
+            "EgoDistill w/o pretrain-L1", "egodistill", n, st, True, None, {"use_l1": False}
+        ),
+        "no_pretrain_nce": _run(
+            "EgoDistill w/o pretrain-NCE", "egodistill", n, st, True, None, {"use_nce": False}
+        ),
     }
     runs += [abl[a] for a in cfg.ablations]
     for k in cfg.frames:
@@ -87,8 +101,11 @@ def stage_values(cfg: ExperimentConfig, spec: RunSpec, step: StageStep) -> dict[
     """The job values of one step of one run: the shared settings, the run's student and frames."""
     student = cfg.student.model_copy(update={"variant": spec.variant, "num_frames": spec.num_frames})
     data = cfg.data.model_copy(update={"num_frames": spec.num_frames, "strategy": spec.strategy})
+    tracking_values = cfg.tracking.model_dump()
+    if cfg.tracking.register_model:  # one registered model per run of the grid
+        tracking_values["register_model"] = f"{cfg.tracking.register_model}-{spec.name}"
     values: dict[str, Any] = {"workspace": cfg.workspace, "trainer": cfg.trainer.model_dump(), "seed": cfg.seed,
-                              "tracking": cfg.tracking.model_dump(), "name": spec.name,
+                              "tracking": tracking_values, "name": spec.name,
                               "student": student.model_dump(), "data": data.model_dump()}  # fmt: skip
     if step.stage == "pretrain":
         values.update({"optim": cfg.pretrain_optim.model_dump(), "loss": cfg.pretrain_loss.model_dump()})
@@ -98,8 +115,11 @@ def stage_values(cfg: ExperimentConfig, spec: RunSpec, step: StageStep) -> dict[
     return values
 
 
-def teacher_efficiency(cfg: ExperimentConfig, teacher_model: str | None) -> tuple[str, dict[str, float]] | None:
-    """The teacher's row of the efficiency table (same measurement as the students'), or None."""
+def teacher_efficiency(
+    cfg: ExperimentConfig, teacher_model: str | None
+) -> tuple[str, dict[str, float]] | None:
+    """The teacher's row of the efficiency table, or None: the figure its teacher job measured (so every
+    table shows one latency per model), measured here the same way only when the job did not."""
     import torch
 
     from egodistill.evaluation.efficiency import measure_efficiency
@@ -113,9 +133,12 @@ def teacher_efficiency(cfg: ExperimentConfig, teacher_model: str | None) -> tupl
         return None
     tcfg = export.read_config(d)
     spec = teacher_input_spec(tcfg)
-    x = torch.rand(1, 3, spec.num_frames, spec.crop_size, spec.crop_size)
-    eff = measure_efficiency(build_teacher(tcfg), (x,), cfg.latency_batch)
-    top1 = (export.read_info(d).get("metrics") or {}).get("val_segment_top1")
+    info = export.read_info(d)
+    eff = dict(info.get("efficiency") or {})
+    if not eff:  # the teacher job measured nothing (efficiency: false): measure it the same way here
+        x = torch.rand(1, 3, spec.num_frames, spec.crop_size, spec.crop_size)
+        eff = measure_efficiency(build_teacher(tcfg), (x,), cfg.latency_batch)
+    top1 = (info.get("metrics") or {}).get("val_segment_top1")
     eff["top1"] = float(top1) if top1 is not None else float("nan")
     return f"Teacher {tcfg.name} {spec.num_frames}x{spec.crop_size}px", eff
 
@@ -129,6 +152,7 @@ class ExperimentOutcome:
     run_id: str | None
     outcomes: list[Any]
     elapsed_sec: float
+    warnings: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         from egodistill.evaluation.report import markdown_table
@@ -137,8 +161,12 @@ class ExperimentOutcome:
         out += ["efficiency (seed Table 3 convention: GMACs = multiply-adds; latency = CPU, per clip):",
                 markdown_table(self.efficiency)]  # fmt: skip
         if self.per_class:
-            out += ["per-class gain of EgoDistill over VisOnly-Distill (Figure 4):", markdown_table(self.per_class)]
+            out += [
+                "per-class gain of EgoDistill over VisOnly-Distill (Figure 4):",
+                markdown_table(self.per_class),
+            ]
         out.append(f"report: {self.report_dir} ({self.elapsed_sec:.0f} s)")
+        out += [f"WARNING: {w}" for w in self.warnings]  # repeated here: the log scrolls them away
         return out
 
 
@@ -171,7 +199,6 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentOutcome:
     points: list[dict[str, Any]] = []
     with tracking.tracked_run(cfg.tracking, workspace=ws, job="experiment", params=cfg,
                               run_name=f"{cfg.data.dataset}/experiment") as parent:  # fmt: skip
-        tracking.log_text(parent, dump_config(cfg), "config.yaml")
         for spec in experiment_runs(cfg):
             result = run_chain(spec, lambda step, spec=spec: stage_values(cfg, spec, step), parent)
             out = result.final
@@ -187,17 +214,9 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentOutcome:
             out.efficiency = eff_cache[key]
             outcomes.append(out)
             by_label[spec.label] = out
-            m = out.metrics
-            row = {"model": spec.label, "variant": spec.variant, "N": spec.num_frames, "frames": spec.strategy,
-                   "pretrained": spec.pretrain, "segment top-1": round(out.segment_top1, 4),
-                   "clip top-1": round(out.segments.clip_top1, 4) if out.segments else float("nan"),
-                   "segments": len(out.segments.label) if out.segments else 0,
-                   "GMACs": round(out.efficiency["gmacs"], 3), "epochs": m.get("epochs_done", 0),
-                   "train loss": round(float(m.get("train_loss", float("nan"))), 4),
-                   "time (s)": round(result.elapsed_sec, 1)}  # fmt: skip
+            row = result_row(spec, out, result.elapsed_sec)
             results.append(row)
             points.append({"label": spec.label, "gmacs": out.efficiency["gmacs"], "top1": out.segment_top1})
-            tracking.log_metrics(parent, {f"top1/{spec.name}": out.segment_top1})
             print(f"[experiment] {spec.label}: per-segment top-1 {out.segment_top1:.3f} "
                   f"({time.perf_counter() - t0:.0f} s so far)", flush=True)  # fmt: skip
         eff_entries = [(f"{v} (N={n})", e) for (v, n), e in eff_cache.items()]
@@ -218,12 +237,53 @@ def run_experiment(cfg: ExperimentConfig) -> ExperimentOutcome:
             for r in per_class:
                 for k in ("ours", "baseline", "gain"):
                     r[k] = round(r[k], 4)
+        # the config as it ran: num_classes is the task's (the default is EPIC's verb count)
+        classes = len(outcomes[0].classes) if outcomes else cfg.student.num_classes
+        tracking.log_text(parent, dump_config(cfg.model_copy(update={"student": cfg.student.model_copy(
+            update={"num_classes": classes})})), "config.yaml")  # fmt: skip
+        warnings = report_warnings(cfg)
         report_dir = ws / "reports" / "students" / cfg.data.dataset
         write_report(report_dir, results=results, efficiency=efficiency_rows(eff_entries), per_class=per_class,
-                     points=points, title=f"{cfg.data.dataset}: accuracy vs GMACs (students)", run=parent)  # fmt: skip
+                     points=points, title=f"{cfg.data.dataset}: students", run=parent, warnings=warnings)  # fmt: skip
+        if results:  # the comparison of the runs: one chart, one table, on the parent run
+            tracking.log_artifact(parent, report_dir / "comparison.png", "comparison")
+            tracking.log_table(parent, pa.Table.from_pylist(results), "comparison/results.parquet")
     return ExperimentOutcome(results, efficiency_rows(eff_entries), per_class, str(report_dir),
-                             parent.run_id if parent else None, outcomes, time.perf_counter() - t0)  # fmt: skip
+                             parent.run_id if parent else None, outcomes, time.perf_counter() - t0,
+                             warnings)  # fmt: skip
+
+
+def result_row(spec: RunSpec, out: Any, elapsed_sec: float) -> dict[str, Any]:
+    """One results-table row; column names say what they hold (``imu_pretrained``: EgoDistill's
+    stage-1 IMU pretraining, not ImageNet weights), every accuracy with its segment count and 95 %
+    bootstrap interval over the evaluation segments."""
+    import numpy as np
+
+    from egodistill.evaluation.intervals import bootstrap_interval
+
+    s, m = out.segments, out.metrics
+    ci = (bootstrap_interval((np.asarray(s.pred) == np.asarray(s.label))[None, :].astype(float))
+          if s is not None and len(s.label) else None)  # fmt: skip
+    nan = float("nan")
+    return {"model": spec.label, "variant": spec.variant, "num_frames": spec.num_frames,
+            "frame_strategy": spec.strategy, "imu_pretrained": spec.pretrain,
+            "eval_segments": len(s.label) if s is not None else 0,
+            "segment_top1": round(out.segment_top1, 4),
+            "segment_top1_ci_low": round(ci.low, 4) if ci else nan,
+            "segment_top1_ci_high": round(ci.high, 4) if ci else nan,
+            "clip_top1": round(s.clip_top1, 4) if s is not None else nan,
+            "GMACs": round(out.efficiency["gmacs"], 3), "epochs": m.get("epochs_done", 0),
+            "train_loss": round(float(m.get("train_loss", nan)), 4), "time_s": round(elapsed_sec, 1)}  # fmt: skip
+
+
+def report_warnings(cfg: ExperimentConfig) -> list[str]:
+    """What makes the report's figures not what they seem; repeated in the final summary and report."""
+    out = []
+    if cfg.student.image_weights == "none":
+        out.append("the students' image encoder f_I used RANDOM weights (student.image_weights: none): "
+                   "accuracies are not those of an ImageNet-initialised student")  # fmt: skip
+    return out
 
 
 __all__ = ["LABELS", "VARIANT_ORDER", "ExperimentConfig", "ExperimentOutcome", "experiment_runs",
-           "run_experiment", "stage_values", "teacher_efficiency"]  # fmt: skip
+           "report_warnings", "result_row", "run_experiment", "stage_values", "teacher_efficiency"]  # fmt: skip

@@ -92,7 +92,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {},
     "demo": {
         "student": {"image_weights": "none"},
-        "optim": {"epochs": 20, "batch_size": 16, "lr": 1e-3, "warmup_epochs": 1, "eval_every": 20},
+        "optim": {"epochs": 20, "batch_size": 16, "lr": 1e-3, "warmup_epochs": 1},
         "teacher": {
             "width": 8,
             "optim": {"epochs": 15, "batch_size": 16, "lr": 2e-3, "schedule": "cosine", "warmup_epochs": 1},
