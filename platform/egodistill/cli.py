@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "teacher": "egodistill.teacher.cli",
     "features": "egodistill.features.cli",
     "student-inputs": "egodistill.student.cli",
+    "pretrain-image": "egodistill.pretraining.cli",
     "pretrain": "egodistill.methods.egodistill.cli:pretrain",
     "distill": "egodistill.methods.egodistill.cli:distill",
     "experiment": "egodistill.methods.egodistill.cli:experiment",

@@ -58,9 +58,16 @@ class DemoConfig(StrictConfig):
     )
     preset: Literal["demo", "bench", "smoke"] = Field("demo", description="teacher and student presets")
     image_weights: str = Field(
-        "none",
-        description="the students' frozen f_I: torchvision (ImageNet, where it can be fetched) | a local "
-        "checkpoint (e.g. `egodistill pretrain-image`'s stand-in) | none (random, smoke only)",
+        "standin",
+        description="the students' frozen f_I: standin (train `egodistill pretrain-image`'s ResNet-18 on a "
+        "separate synthetic pool once, then load it) | torchvision (ImageNet, where it can be fetched) | "
+        "a checkpoint path | none (random, smoke only)",
+    )
+    teacher_pretrain: bool | None = Field(
+        None,
+        description="pretrain the teacher on a separate, larger world (seed + 1000, 2x the videos) and "
+        "fine-tune it on this one, as the paper's teacher is Kinetics-pretrained; None: on for the "
+        "bench preset, off for demo and smoke",
     )
     teacher_epochs: int | None = Field(None, ge=1, description="None: the teacher's preset")
     sweep_trials: int = Field(0, ge=0, description="> 0: also run a Ray Tune sweep of this many trials")
@@ -104,6 +111,49 @@ def teacher_name(cfg: DemoConfig, root: Path, layout: str) -> str:
     return teacher.name
 
 
+TEACHER_POOL_SEED_OFFSET = 1000
+
+
+def image_weights_path(cfg: DemoConfig) -> str:
+    """What the students' f_I loads: the stand-in's checkpoint path for ``standin``, else as given."""
+    if cfg.image_weights != "standin":
+        return cfg.image_weights
+    from egodistill.pretraining.config import load_pretrain_config, require_distinct_seed
+
+    root = Path(cfg.out).expanduser().absolute()
+    pre = load_pretrain_config(cfg.preset, dotted={"workspace": str(root), "pool.image_size": cfg.frame_size})
+    require_distinct_seed(pre, [cfg.seed, cfg.seed + 1, cfg.seed + TEACHER_POOL_SEED_OFFSET])
+    return str(pre.checkpoint_path())
+
+
+def teacher_pretrained(cfg: DemoConfig) -> bool:
+    return cfg.teacher_pretrain if cfg.teacher_pretrain is not None else cfg.preset == "bench"
+
+
+def _teacher_pool_stages(cfg: DemoConfig, root: Path, layout: str, name: str) -> tuple[list[Stage], str]:
+    """Synth + index a separate, larger world and pretrain the teacher on it; returns the weights path."""
+    from egodistill.teacher.export import export_dir
+
+    pool_dir, manifest = (
+        root / "pretrained" / "teacher_pool" / layout,
+        root / "manifests" / f"{layout}_pool.parquet",
+    )
+    seed = cfg.seed + TEACHER_POOL_SEED_OFFSET
+    pool_name = f"{name}-pool"
+    todo = [
+        Stage(f"synth teacher pool {layout}", "synth", (
+            "--layout", layout, "--out", str(pool_dir), "--videos", str(2 * cfg.videos), "--seconds", str(cfg.seconds),
+            "--seed", str(seed), "--width", str(cfg.width), "--height", str(cfg.height),
+            *(a for k, v in sorted(cfg.world.items()) for a in ("--set", f"{k}={v}")))),
+        Stage(f"index teacher pool {layout}", "index", ("--dataset", layout, "--root", str(pool_dir), "--out",
+                                                         str(manifest),
+                                                         *(("--set", "split.rule=random_participants") if layout == "epic" else ()))),
+        Stage(f"teacher pretrain {layout}", "teacher", ("--manifest", str(manifest), "--dataset", layout, "--workspace",
+                                                         str(root), "--preset", cfg.preset, "--model-name", pool_name)),
+    ]  # fmt: skip
+    return todo, str(export_dir(root, layout, pool_name) / "teacher.pt")
+
+
 def stages(cfg: DemoConfig) -> list[Stage]:
     """Every stage's job and flags; paths are absolute (a submitted job runs in a copy of the repo)."""
     from egodistill.teacher.export import export_dir
@@ -137,11 +187,20 @@ def stages(cfg: DemoConfig) -> list[Stage]:
         out.append(
             Stage("index dog", "index", ("--dataset", "ego4d", "--root", dog_dir, "--out", dog_manifest))
         )
+    image_weights = image_weights_path(cfg)
+    if cfg.students and cfg.image_weights == "standin":  # once, shared by every layout (and seed)
+        out.append(Stage("pretrain f_I (stand-in)", "pretrain-image", ("--workspace", ws, "--preset", cfg.preset,
+                                                                     "--image-size", str(cfg.frame_size))))  # fmt: skip
     for layout in cfg.train_layouts:
         name = teacher_name(cfg, root, layout)
         epochs = ("--epochs", str(cfg.teacher_epochs)) if cfg.teacher_epochs else ()
+        start: tuple[str, ...] = ()
+        if teacher_pretrained(cfg):
+            pool_stages, weights = _teacher_pool_stages(cfg, root, layout, name)
+            out.extend(pool_stages)
+            start = ("--weights", weights)
         out.append(Stage(f"teacher {layout}", "teacher", ("--clips", clips, "--dataset", layout, "--workspace", ws,
-                                                          "--preset", cfg.preset, "--compare-single-frame", *epochs)))  # fmt: skip
+                                                          "--preset", cfg.preset, "--compare-single-frame", *epochs, *start)))  # fmt: skip
         if cfg.correspondence:
             out.append(Stage(f"correspondence {layout}", "correspondence", (
                 "--workspace", ws, "--dataset", layout, "--preset", "demo", "--transfer-manifest", dog_manifest,
@@ -154,9 +213,9 @@ def stages(cfg: DemoConfig) -> list[Stage]:
         out.append(Stage(f"features {layout}", "features", ("--clips", clips, "--workspace", ws, "--dataset", layout,
                                                             "--teacher-dir", str(export_dir(root, layout, name)))))  # fmt: skip
         out.append(Stage(f"student inputs {layout}", "student-inputs", ("--workspace", ws, "--dataset", layout,
-                                                                        "--image-weights", cfg.image_weights)))  # fmt: skip
+                                                                        "--image-weights", image_weights)))  # fmt: skip
         out.append(Stage(f"students {layout}", "experiment", ("--workspace", ws, "--dataset", layout,
-                                                              "--preset", cfg.preset, "--teacher-model", name, "--image-weights", cfg.image_weights,
+                                                              "--preset", cfg.preset, "--teacher-model", name, "--image-weights", image_weights,
                                                               "--set", f"efficiency_size={cfg.frame_size}")))  # fmt: skip
         if cfg.sweep_trials:
             out.append(Stage(f"sweep {layout}", "sweep", (
@@ -220,7 +279,7 @@ def _finish(stage: Stage, rc: int, t0: float) -> None:
 def summary_lines(cfg: DemoConfig) -> list[str]:
     """Where the results are: the results tables, plots, MLflow store (read back from the workspace)."""
     root = Path(cfg.out).expanduser().absolute()
-    lines = ["", "=== demo finished ===", f"workspace: {root}"]
+    lines = ["", "=== demo finished ===", f"workspace: {root}", weights_line(cfg)]
     for layout in cfg.train_layouts:
         report = root / "reports" / "students" / layout
         for table in ("results", "efficiency"):
@@ -249,6 +308,22 @@ def summary_lines(cfg: DemoConfig) -> list[str]:
             "WARNING: the students' f_I used RANDOM weights (--image-weights none): smoke figures only"
         )
     return lines
+
+
+def weights_line(cfg: DemoConfig) -> str:
+    """Which f_I and which teacher start the run used (the results mean little without it)."""
+    f_i = {"none": "RANDOM (smoke only: the features carry no pretrained semantics)",
+           "torchvision": "torchvision ImageNet ResNet-18 (IMAGENET1K_V1)"}.get(cfg.image_weights)  # fmt: skip
+    if f_i is None:
+        path = image_weights_path(cfg)
+        f_i = (
+            f"stand-in pretrained on a separate synthetic pool: {path}"
+            if cfg.image_weights == "standin"
+            else path
+        )
+    teacher = ("pretrained on a separate world (seed + 1000, 2x videos), fine-tuned here" if teacher_pretrained(cfg)
+               else "trained from scratch on this world")  # fmt: skip
+    return f"f_I weights: {f_i}\nteacher: {teacher}"
 
 
 def run_demo(cfg: DemoConfig) -> None:
@@ -303,11 +378,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--multimodal", action="store_const", const=True, help="also run `egodistill multimodal`"
     )
+    parser.add_argument(
+        "--image-weights", help="students' f_I: standin (default) | torchvision | path | none"
+    )
+    parser.add_argument("--teacher-pretrain", dest="teacher_pretrain", action=argparse.BooleanOptionalAction,
+                        default=None, help="pretrain the teacher on a separate larger world, then fine-tune "
+                        "(default: on for --preset bench)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
     keys = ("out", "videos", "seconds", "seed", "runner", "address", "sweep_trials", "preset", "correspondence",
-            "students", "multimodal")  # fmt: skip
+            "students", "multimodal", "image_weights", "teacher_pretrain")  # fmt: skip
     values = {k: getattr(args, k) for k in keys}
     try:
         values["world"] = world_knobs(args.world) or None

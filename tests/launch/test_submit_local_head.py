@@ -24,6 +24,7 @@ def test_demo_stages_are_the_jobs_with_absolute_paths(tmp_path):
     cfg = DemoConfig(out=str(tmp_path / "demo"), sweep_trials=8)
     todo = stages(cfg)
     assert [s.job for s in todo] == ["synth", "index", "ingest"] * 2 + [
+        "pretrain-image",  # the stand-in f_I (image_weights: standin, the default), once
         "teacher",
         "features",
         "student-inputs",
@@ -34,10 +35,20 @@ def test_demo_stages_are_the_jobs_with_absolute_paths(tmp_path):
         for value in stage.args:
             if "/" in value:
                 assert value.startswith(str(tmp_path)), (stage.name, value)  # jobs run in a copy of the repo
-    assert "--compare-single-frame" in todo[6].args
+    assert "--compare-single-frame" in todo[7].args
+    standin = todo[6].args
+    assert standin[standin.index("--image-size") + 1] == str(cfg.frame_size)
+    ckpt = [s for s in todo if s.job == "experiment"][0].args
+    assert "resnet18-standin-" in ckpt[ckpt.index("--image-weights") + 1]
+    bench = stages(DemoConfig(out=str(tmp_path / "b"), preset="bench", layouts=["ego4d"]))
+    assert [s.job for s in bench][3:8] == ["pretrain-image", "synth", "index", "teacher", "teacher"]
+    weights = bench[7].args[bench[7].args.index("--weights") + 1]
+    assert weights.endswith("tiny3d-pool/teacher.pt") and "--model-name" in bench[6].args
     from egodistill.launch.submit import job_script
 
-    everything = stages(DemoConfig(out=str(tmp_path / "d2"), sweep_trials=2, correspondence=True, multimodal=True))
+    everything = stages(
+        DemoConfig(out=str(tmp_path / "d2"), sweep_trials=2, correspondence=True, multimodal=True)
+    )
     missing = [s.job for s in everything if not job_script(s.job).is_file()]
     assert not missing, f"demo stages without a jobs/ script for ray job submit: {missing}"
     assert todo[4].args[-2:] == ("--set", "split.rule=random_participants")  # EPIC synthetic participants

@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, help="seconds per video (world.seconds)")
     parser.add_argument("--seed", type=int, help="the world's seed (world.seed); training seeds follow it")
     parser.add_argument(
-        "--image-weights", help="students' f_I: torchvision | path | none (world.image_weights)"
+        "--image-weights",
+        help="students' f_I: standin (default: pretrain-image once, shared by all seeds) | torchvision | path | none",
     )
     parser.add_argument("--world", action="append", default=[], metavar="KEY=VALUE",
                         help="a synthetic-world knob (motion_correlation, imu_noise_scale, ...); repeatable")  # fmt: skip

@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import Field
 
 from egodistill.config import StrictConfig, load_config
-from egodistill.demo import DemoConfig
+from egodistill.demo import DemoConfig, image_weights_path
 from egodistill.evaluation.intervals import bootstrap_interval, paired_test
 from egodistill.tracking import TrackingConfig
 
@@ -67,7 +67,7 @@ def _experiment_config(cfg: ReproduceConfig, layout: str, teacher: str, seed: in
         "workspace": str(Path(w.out).expanduser().absolute()), "data.dataset": layout,
         "data.teacher_model": teacher, "data.num_frames": 1, "data.strategy": "uniform", "seed": seed,
         "variants": list(cfg.variants), "ablations": list(cfg.ablations), "frames": list(cfg.frames),
-        "strategies": list(cfg.strategies), "efficiency_size": w.frame_size, "student.image_weights": w.image_weights,
+        "strategies": list(cfg.strategies), "efficiency_size": w.frame_size, "student.image_weights": image_weights_path(w),
     })  # fmt: skip
 
 
@@ -167,7 +167,7 @@ def analyse(per_seed: list[dict[str, dict[str, int]]], teacher: dict[str, int], 
 def run_reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     """The world's stages, then K seeds of the experiment, then the tables; returns them with paths."""
     from egodistill import tracking
-    from egodistill.demo import run_local, stages, teacher_name
+    from egodistill.demo import run_local, stages, teacher_name, weights_line
     from egodistill.evaluation.report import accuracy_vs_gmacs_plot, csv_text, markdown_table
     from egodistill.methods.egodistill.experiment import experiment_runs, run_experiment
 
@@ -216,6 +216,7 @@ def run_reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
             tracking.log_artifact(run, report, "report")
         out[layout] = {**tables, "report_dir": str(report)}
     out["elapsed_sec"] = time.perf_counter() - t0
+    out["weights"] = weights_line(w)
     return out
 
 
@@ -236,6 +237,8 @@ def lines(outcome: dict[str, Any], seeds: int) -> list[str]:
                 markdown_table(t["per_class"]),
             ]
         text.append(f"report: {t['report_dir']}")
+    if outcome.get("weights"):
+        text.append(str(outcome["weights"]))
     text.append(f"total: {outcome.get('elapsed_sec', 0):.0f} s")
     return text
 
