@@ -26,7 +26,12 @@ from egodistill.config import add_config_arguments
 def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="workspace with clips/, features/, manifests/ (default ./workspace)")
     p.add_argument("--dataset", help="ego4d or epic (data.dataset, default ego4d)")
-    p.add_argument("--preset", choices=("paper", "demo", "bench", "smoke"), default="paper", help="starting config")
+    p.add_argument(
+        "--preset",
+        choices=("paper", "demo", "bench", "smoke"),
+        default="paper",
+        help="starting config (default paper)",
+    )
     add_config_arguments(p, "the job's config", "distill_loss.alpha=0.5")
     p.add_argument("--frames", type=int, help="N frames per clip (data.num_frames, 1..4)")
     p.add_argument(
