@@ -34,7 +34,7 @@ class FeaturesConfig(StrictConfig):
     amp: bool = Field(True, description="autocast on CUDA (features are stored as float16 anyway)")
     max_pad_fraction: float = Field(0.25, ge=0.0, le=1.0)
     row_group_rows: int = Field(1024, ge=1)
-    progress_bars: bool = False
+    progress_bars: bool | None = Field(None, description="Ray Data's progress bars (None: only with -v)")
     local_num_cpus: int | None = Field(
         None, ge=1, description="CPUs of a local Ray (ignored with RAY_ADDRESS)"
     )

@@ -162,7 +162,9 @@ def build_trainer(
     from ray.train import DataConfig
     from ray.train.torch import TorchTrainer
 
-    config = {**loop_config, "trainer": settings.model_dump(mode="json")}
+    from egodistill.runtime import verbose
+
+    config = {**loop_config, "trainer": settings.model_dump(mode="json"), "verbose": verbose()}
     split = [d for d in datasets_to_split if datasets and d in datasets]
     return TorchTrainer(
         loop,
