@@ -68,8 +68,20 @@ def load_teacher_config(args: argparse.Namespace):  # -> TeacherJobConfig (impor
         "tracking.enabled": False if args.no_mlflow else None,
     }
     cfg = load_config(TeacherJobConfig, args.config, args.overrides, base=PRESETS[args.preset], dotted=flags)
-    cfg.require_data()
+    require_input(*cfg.require_data())
     return cfg
+
+
+def require_input(kind: str, path: str) -> None:
+    """Before Ray: the manifest or clips folder exists (one line naming the command that builds it)."""
+    from pathlib import Path
+
+    from egodistill.config import ConfigError
+
+    if "://" not in path and not Path(path).expanduser().exists():
+        fix = "egodistill index --dataset ego4d|epic --root <dataset folder> --out" if kind == "manifest" else (
+            "egodistill ingest --manifest <manifest> --out")  # fmt: skip
+        raise ConfigError(f"--{kind} {path} does not exist: build it with `{fix} {path}` first")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -162,8 +162,14 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
 
 def _experiment_run(args: argparse.Namespace) -> int:
     from egodistill.methods.egodistill.experiment import run_experiment
+    from egodistill.models.config import VARIANTS
+    from egodistill.student.products import StudentInputsConfig, require_sources
 
     cfg = load_job_config(args, "experiment")
+    # before Ray: the clips and the teacher features the distilled variants need (the experiment
+    # builds the student inputs itself, which would otherwise compute every clip's f_I features first)
+    require_sources(StudentInputsConfig.for_job(cfg.workspace, cfg.data, cfg.student),
+                    needs_teacher=any(VARIANTS[v].distill for v in cfg.variants), teacher=cfg.data.teacher_model)  # fmt: skip
     _start_ray(args)
     print("\n".join(run_experiment(cfg).lines()))
     return 0
