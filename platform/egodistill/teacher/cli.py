@@ -68,7 +68,7 @@ def load_teacher_config(args: argparse.Namespace):  # -> TeacherJobConfig (impor
         "tracking.enabled": False if args.no_mlflow else None,
     }
     cfg = load_config(TeacherJobConfig, args.config, args.overrides, base=PRESETS[args.preset], dotted=flags)
-    require_input(*cfg.require_data())
+    cfg.require_data()
     return cfg
 
 
@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from egodistill.teacher.job import compare_single_frame, run_teacher
 
     cfg = load_teacher_config(args)
+    require_input(*cfg.require_data())  # before Ray: a missing input fails in a second
     ensure_ray(args.num_cpus)
     if args.compare_single_frame:
         comparison = compare_single_frame(cfg)
