@@ -44,3 +44,20 @@ def test_plain_is_the_default_off_a_terminal_and_the_last_unit_always_prints():
 
 def test_duration_is_short():
     assert [duration(s) for s in (4.4, 65, 3725)] == ["4 s", "1 min 05 s", "1 h 02 min"]
+
+
+def test_quiet_ray_logs_silences_train_reports_unless_verbose():
+    import logging
+
+    from ray.train.v2._internal.execution import context as train_context
+
+    from egodistill.runtime import quiet_ray_logs
+
+    logger = logging.getLogger(train_context.__file__)  # where Ray Train logs TrainingReport(...)
+    try:
+        quiet_ray_logs(True)
+        assert not logger.isEnabledFor(logging.INFO)
+        quiet_ray_logs(False)
+        assert logger.isEnabledFor(logging.INFO) or logging.getLogger().level > logging.INFO
+    finally:
+        quiet_ray_logs()  # back to this session's setting (quiet unless -v)

@@ -41,8 +41,16 @@ def quiet_ray_logs(on: bool | None = None) -> None:
     ``TrainingReport(...)`` lines are logged.
     """
     quiet = not verbose() if on is None else on
+    level = logging.WARNING if quiet else logging.NOTSET
     for name in CHATTY_RAY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
+        logging.getLogger(name).setLevel(level)
+    try:  # Ray Train v2 logs "Reporting training result N: TrainingReport(...)" on a logger named
+        # by its file path (getLogger(__file__)), outside "ray.train" and its log-level filter
+        from ray.train.v2._internal.execution import context as train_context
+
+        logging.getLogger(train_context.__file__).setLevel(level)
+    except ImportError:  # pragma: no cover - another Ray version
+        pass
     try:
         from ray.data import DataContext
     except ImportError:  # pragma: no cover - ray is a dependency
