@@ -61,3 +61,12 @@ def test_quiet_ray_logs_silences_train_reports_unless_verbose():
         assert logger.isEnabledFor(logging.INFO) or logging.getLogger().level > logging.INFO
     finally:
         quiet_ray_logs()  # back to this session's setting (quiet unless -v)
+
+
+def test_a_plain_reporter_pickles():
+    """Tune pickles its callbacks (the sweep's per-trial progress line)."""
+    import pickle
+
+    p = Progress("sweep s", 8, "trials", plain=True)
+    p.update()
+    assert pickle.loads(pickle.dumps(p)).done == 1

@@ -46,13 +46,17 @@ class Progress:
         clock: Any = time.monotonic,
     ) -> None:
         self.what, self.total, self.unit, self.every_s = what, total, unit, every_s
-        self.stream = stream if stream is not None else sys.stderr
+        self._stream = stream  # None: sys.stderr when printing (keeps the object picklable: Tune callbacks)
         self.clock = clock
         self.done = 0
         self.start = clock()
         self._last = -float("inf")
         self._closed = False
         self._bar = None if (plain if plain is not None else not _isatty(self.stream)) else _tqdm(self)
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream if self._stream is not None else sys.stderr
 
     def line(self, extra: str = "") -> str:
         """The plain progress line: ``what: done/total unit (pct), rate, ETA`` (+ ``extra``)."""

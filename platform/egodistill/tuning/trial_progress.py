@@ -16,7 +16,7 @@ class TrialProgress(tune.Callback):
     """
 
     def __init__(self, name: str, total: int, metric: str, mode: str) -> None:
-        self._progress = Progress(f"sweep {name}", total, "trials", every_s=0.0)
+        self._progress = Progress(f"sweep {name}", total, "trials", every_s=0.0, plain=True)
         self._metric, self._mode = metric, mode
         self._best: float | None = None
 
