@@ -11,9 +11,13 @@ PYTEST_ARGS ?=
 setup: $(STAMP)
 
 # Re-installs only when the project's dependency declarations change.
+# Says what it installs (several minutes, torch is the bulk): pip's own lines, less its cache chatter.
 $(STAMP): pyproject.toml constraints.txt
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); }
+	@echo "installing egodistill and its pinned dependencies (constraints.txt) into $(VENV): a few minutes"
+	@{ $(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1; \
+		echo $$? > $(VENV)/.pip-status; } | grep --line-buffered -E '^(Collecting|Installing|Successfully|ERROR)|rror' || true
+	@exit $$(cat $(VENV)/.pip-status)
 	@touch $@
 
 demo: setup

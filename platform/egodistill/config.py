@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import copy
+import difflib
 import json
+import types
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,15 +29,73 @@ class ConfigError(ValueError):
 class StrictConfig(BaseModel):
     """Base for all configs: unknown keys are errors, values are validated on assignment."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # the docstring under a field is its description (``config show``, ``--help``)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_attribute_docstrings=True)
 
 
-def _format_validation_error(err: ValidationError, source: str) -> str:
-    lines = [f"invalid config ({source}):"]
+def submodel(annotation: Any) -> type[BaseModel] | None:
+    """The config class inside a field's annotation (``X``, ``X | None``, ``Optional[X]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = submodel(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def model_at(cls: type[BaseModel], path: list[str]) -> type[BaseModel] | None:
+    """The config class that holds the keys under ``path`` (``[]``: ``cls`` itself)."""
+    node: type[BaseModel] | None = cls
+    for part in path:
+        field = node.model_fields.get(part) if node is not None else None
+        node = submodel(field.annotation) if field is not None else None
+    return node
+
+
+def did_you_mean(cls: type[BaseModel], path: list[str]) -> str:
+    """``; did you mean 'frames.count'?`` (difflib over the keys at that level), else the valid keys."""
+    parent = model_at(cls, path[:-1])
+    if parent is None:
+        return ""
+    keys = list(parent.model_fields)
+    close = difflib.get_close_matches(path[-1], keys, n=1, cutoff=0.6)
+    prefix = ".".join(path[:-1])
+    if close:
+        return f"; did you mean {'.'.join([*path[:-1], close[0]])!r}?"
+    return f"; keys{' of ' + prefix if prefix else ''}: {', '.join(keys)}"
+
+
+def _source_of(loc: tuple[Any, ...], sources: Mapping[tuple[str, ...], str], default: str) -> str:
+    parts = tuple(str(p) for p in loc)
+    for n in range(len(parts), 0, -1):
+        if parts[:n] in sources:
+            return sources[parts[:n]]
+    return default
+
+
+def _format_validation_error(
+    err: ValidationError, cls: type[BaseModel], sources: Mapping[tuple[str, ...], str], default: str
+) -> str:
+    """One line per problem: the key, where its value came from, what is wrong (and what would be right)."""
+    lines = []
     for e in err.errors():
+        loc = (
+            tuple(p for p in e["loc"] if not isinstance(p, int))
+            if e["type"] != "extra_forbidden"
+            else e["loc"]
+        )
         where = ".".join(str(p) for p in e["loc"]) or "<root>"
-        lines.append(f"  {where}: {e['msg']} (got {e.get('input')!r})")
-    return "\n".join(lines)
+        source = _source_of(loc, sources, default)
+        if e["type"] == "extra_forbidden":
+            hint = did_you_mean(cls, [str(p) for p in e["loc"]])
+            lines.append(f"unknown config key {where!r} (from {source}){hint}")
+        else:
+            lines.append(f"{where}: {e['msg']} (got {e.get('input')!r}, from {source})")
+    if len(lines) == 1:
+        return f"invalid config: {lines[0]}"
+    return "\n".join(["invalid config:", *(f"  {line}" for line in lines)])
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, config_name: str, example: str) -> None:
@@ -58,6 +119,21 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key:
         raise ConfigError(f"override {text!r} has an empty key")
     return key.split("."), yaml.safe_load(raw) if raw != "" else ""
+
+
+def _record(sources: dict[tuple[str, ...], str], data: Any, prefix: tuple[str, ...], source: str) -> None:
+    """Note ``source`` for every key path in ``data`` (the most specific source wins on errors)."""
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            sources[(*prefix, str(key))] = source
+            _record(sources, value, (*prefix, str(key)), source)
+
+
+def _record_path(sources: dict[tuple[str, ...], str], path: list[str], source: str) -> None:
+    """``source`` set ``path``, and created the mappings above it that no earlier source had."""
+    for n in range(1, len(path)):
+        sources.setdefault(tuple(path[:n]), source)
+    sources[tuple(path)] = source
 
 
 def apply_dotted(data: dict[str, Any], path: list[str], value: Any) -> None:
@@ -87,15 +163,18 @@ def load_config(
     *,
     base: Mapping[str, Any] | None = None,
     dotted: Mapping[str, Any] | None = None,
+    base_name: str = "the preset",
     **values: Any,
 ) -> C:
     """Build ``cls`` from layered sources; later ones win, ``None`` values are skipped.
 
     ``base`` (a preset) < the YAML/JSON file at ``path`` < top-level keyword ``values`` <
     ``dotted`` values such as ``{"optim.epochs": 3}`` (CLI flags) < ``key=value`` ``overrides``.
+    An error names the key, the source its value came from and, for an unknown key, the closest one.
     """
     data: dict[str, Any] = copy.deepcopy(dict(base or {}))
-    source = "defaults" if base is None else "preset"
+    sources: dict[tuple[str, ...], str] = {}
+    _record(sources, data, (), base_name)
     if path is not None:
         p = Path(path)
         if not p.is_file():
@@ -110,18 +189,24 @@ def load_config(
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {p} must hold a mapping at the top level")
         data = deep_merge(data, loaded)
-        source = str(p)
-    data.update({k: v for k, v in values.items() if v is not None})
+        _record(sources, loaded, (), f"config file {p}")
+    for key, value in values.items():
+        if value is not None:
+            data[key] = value
+            _record(sources, {key: value}, (), "a command-line flag")
     for key, value in (dotted or {}).items():
         if value is not None:
             apply_dotted(data, key.split("."), value)
+            _record_path(sources, key.split("."), "a command-line flag")
     for text in overrides or []:
         key, value = parse_override(text)
         apply_dotted(data, key, value)
+        _record_path(sources, key, f"--set {text}")
+        _record(sources, value, tuple(key), f"--set {text}")
     try:
         return cls.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(_format_validation_error(e, source)) from None
+        raise ConfigError(_format_validation_error(e, cls, sources, "the defaults")) from None
 
 
 def dump_config(cfg: StrictConfig, exclude: set[str] | None = None) -> str:

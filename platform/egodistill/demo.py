@@ -235,11 +235,12 @@ def run_local(cfg: DemoConfig, todo: list[Stage]) -> None:
     from egodistill.runtime import ensure_ray
 
     ensure_ray(cfg.num_cpus)
-    for stage in todo:
-        _announce(stage, "")
+    t_all = time.perf_counter()
+    for i, stage in enumerate(todo):
+        _announce(stage, "", i, len(todo))
         t0 = time.perf_counter()
         rc = main([stage.job, *stage.args])
-        _finish(stage, rc, t0)
+        _finish(stage, rc, t0, i, len(todo), t_all)
 
 
 def _run_submitted(cfg: DemoConfig, todo: list[Stage]) -> None:
@@ -247,11 +248,12 @@ def _run_submitted(cfg: DemoConfig, todo: list[Stage]) -> None:
     from egodistill.launch.submit import submit_job
 
     def run_all(address: str) -> None:
-        for stage in todo:
-            _announce(stage, f"ray job submit --address {address} --working-dir . -- ")
+        t_all = time.perf_counter()
+        for i, stage in enumerate(todo):
+            _announce(stage, f"ray job submit --address {address} --working-dir . -- ", i, len(todo))
             t0 = time.perf_counter()
             rc = submit_job(address, stage.job, stage.args)
-            _finish(stage, rc, t0)
+            _finish(stage, rc, t0, i, len(todo), t_all)
 
     if cfg.address:
         run_all(cfg.address)
@@ -266,14 +268,17 @@ def _run_submitted(cfg: DemoConfig, todo: list[Stage]) -> None:
         print(f"\nstopping the local head {head.dashboard_url} (only the one this demo started)", flush=True)
 
 
-def _announce(stage: Stage, prefix: str) -> None:
-    print(f"\n=== {stage.name} ===\n$ {prefix}{stage.command()}", flush=True)
+def _announce(stage: Stage, prefix: str, i: int, n: int) -> None:
+    print(f"\n=== [{i + 1}/{n}] {stage.name} ===\n$ {prefix}{stage.command()}", flush=True)
 
 
-def _finish(stage: Stage, rc: int, t0: float) -> None:
+def _finish(stage: Stage, rc: int, t0: float, i: int, n: int, t_all: float) -> None:
     if rc != 0:
         raise StageFailed(f"stage {stage.name!r} failed (exit {rc}): {stage.command()}")
-    print(f"--- {stage.name}: {time.perf_counter() - t0:.1f} s", flush=True)
+    from egodistill.progress import duration
+
+    print(f"--- [{i + 1}/{n}] {stage.name}: {time.perf_counter() - t0:.1f} s "
+          f"({duration(time.perf_counter() - t_all)} so far)", flush=True)  # fmt: skip
 
 
 def summary_lines(cfg: DemoConfig) -> list[str]:
@@ -330,6 +335,10 @@ def run_demo(cfg: DemoConfig) -> None:
     """Run every stage with the configured runner; raise :class:`StageFailed` on the first failure."""
     t0 = time.perf_counter()
     todo = stages(cfg)
+    if cfg.runner == "submit" and cfg.address:  # a dead cluster fails here, in a second, naming the address
+        from egodistill.runtime import require_reachable
+
+        require_reachable(cfg.address, "--address")
     (_run_submitted if cfg.runner == "submit" else run_local)(cfg, todo)
     print("\n".join(summary_lines(cfg)))
     print(f"total: {time.perf_counter() - t0:.0f} s")

@@ -2,11 +2,62 @@
 
 It sits at the bottom of the package so any job (ingest, teacher, features, students, sweeps) can
 reach it without importing another job's package.
+
+*Quiet by default.* Ray's own progress bars (one ANSI redraw per operator update: thousands of lines
+in a job log) and Ray Train's per-report ``TrainingReport(...)`` lines are off unless
+``egodistill -v`` (:func:`set_verbose`); the jobs print their own progress (:mod:`egodistill.progress`).
+The flag travels to local Ray workers in the environment (``EGODISTILL_VERBOSE``,
+``RAY_DATA_DISABLE_PROGRESS_BARS``) and to Ray Train workers in their loop config.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+
+VERBOSE_ENV = "EGODISTILL_VERBOSE"
+#: Ray loggers whose INFO lines repeat per report/epoch (the TrainingReport dicts, snapshot notices)
+CHATTY_RAY_LOGGERS = ("ray.train", "ray.tune", "ray.data")
+
+
+def verbose() -> bool:
+    """Whether ``egodistill -v`` asked for Ray's own progress bars and per-report lines."""
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+def set_verbose(on: bool) -> None:
+    """Set the flag for this process and for the local Ray workers it starts (they inherit the env)."""
+    os.environ[VERBOSE_ENV] = "1" if on else "0"
+    if on:
+        os.environ.pop("RAY_DATA_DISABLE_PROGRESS_BARS", None)
+    else:
+        os.environ["RAY_DATA_DISABLE_PROGRESS_BARS"] = "1"
+
+
+def quiet_ray_logs(on: bool | None = None) -> None:
+    """Ray Train/Tune/Data INFO lines and Ray Data progress bars off in this process (unless verbose).
+
+    Called on the driver and at the start of every Ray Train worker loop, where the
+    ``TrainingReport(...)`` lines are logged.
+    """
+    quiet = not verbose() if on is None else on
+    level = logging.WARNING if quiet else logging.NOTSET
+    for name in CHATTY_RAY_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    try:  # Ray Train v2 logs "Reporting training result N: TrainingReport(...)" on a logger named
+        # by its file path (getLogger(__file__)), outside "ray.train" and its log-level filter
+        from ray.train.v2._internal.execution import context as train_context
+
+        logging.getLogger(train_context.__file__).setLevel(level)
+    except ImportError:  # pragma: no cover - another Ray version
+        pass
+    try:
+        from ray.data import DataContext
+    except ImportError:  # pragma: no cover - ray is a dependency
+        return
+    ctx = DataContext.get_current()
+    ctx.enable_progress_bars = not quiet
+    ctx.enable_operator_progress_bars = not quiet
 
 
 def ensure_ray(local_num_cpus: int | None = None) -> None:
@@ -15,16 +66,65 @@ def ensure_ray(local_num_cpus: int | None = None) -> None:
 
     if ray.is_initialized():
         return
-    if os.environ.get("RAY_ADDRESS"):
-        ray.init()
-    else:
-        ray.init(num_cpus=local_num_cpus)
+    quiet_ray_logs()
+    address = os.environ.get("RAY_ADDRESS")
+    if address:
+        require_reachable(address, "RAY_ADDRESS")
+    try:
+        if address:
+            ray.init()
+        else:
+            ray.init(num_cpus=local_num_cpus)
+    except ConnectionError as e:
+        raise RayUnreachableError(
+            f"cannot reach the Ray cluster at RAY_ADDRESS={address}: {str(e).splitlines()[0] if str(e) else e}; "
+            "check the address, or unset RAY_ADDRESS to start a local Ray"
+        ) from e
 
 
-def configure_data_context(progress_bars: bool = False) -> None:
-    """Quiet, order-free Ray Data execution on the driver (rows carry their own ids)."""
+class RayUnreachableError(ConnectionError):
+    """An address names a cluster that does not answer (one line, naming the address)."""
+
+
+def host_port(address: str) -> tuple[str, int] | None:
+    """(host, port) of ``ray://h:p``, ``http://h:p`` or ``h:p``; None for ``auto`` and the like."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def require_reachable(address: str, what: str = "--address", timeout_s: float = 3.0) -> None:
+    """A TCP connect to the address, in a second: a dead cluster fails here, not after Ray's retries."""
+    import socket
+
+    target = host_port(address)
+    if target is None:
+        return
+    try:
+        with socket.create_connection(target, timeout=timeout_s):
+            pass
+    except OSError as e:
+        raise RayUnreachableError(
+            f"cannot reach the Ray cluster at {what}={address} ({e.strerror or e}): start it, or fix the address"
+        ) from None
+
+
+def configure_data_context(progress_bars: bool | None = None) -> None:
+    """Quiet, order-free Ray Data execution on the driver (rows carry their own ids).
+
+    ``progress_bars`` None: Ray Data's bars only with ``egodistill -v``.
+    """
     from ray.data import DataContext
 
+    if progress_bars is None:
+        progress_bars = verbose()
     ctx = DataContext.get_current()
     ctx.enable_progress_bars = progress_bars
     ctx.enable_operator_progress_bars = progress_bars
@@ -39,4 +139,5 @@ def cluster_has_gpus() -> bool:
     return float(ray.cluster_resources().get("GPU", 0.0)) > 0.0
 
 
-__all__ = ["cluster_has_gpus", "configure_data_context", "ensure_ray"]
+__all__ = ["RayUnreachableError", "cluster_has_gpus", "configure_data_context", "ensure_ray", "host_port", "quiet_ray_logs", "require_reachable",
+           "set_verbose", "verbose"]  # fmt: skip

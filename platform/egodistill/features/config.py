@@ -34,7 +34,7 @@ class FeaturesConfig(StrictConfig):
     amp: bool = Field(True, description="autocast on CUDA (features are stored as float16 anyway)")
     max_pad_fraction: float = Field(0.25, ge=0.0, le=1.0)
     row_group_rows: int = Field(1024, ge=1)
-    progress_bars: bool = False
+    progress_bars: bool | None = Field(None, description="Ray Data's progress bars (None: only with -v)")
     local_num_cpus: int | None = Field(
         None, ge=1, description="CPUs of a local Ray (ignored with RAY_ADDRESS)"
     )
@@ -54,7 +54,35 @@ class FeaturesConfig(StrictConfig):
             raise ConfigError("features needs --clips (the ingested clips dataset root)")
         if self.teacher_dir is None and self.teacher is None:
             raise ConfigError("features needs --teacher-dir (a trained teacher) or a teacher config")
+        self._require_local_inputs()
         return self.clips
+
+    def _require_local_inputs(self) -> None:
+        """Before Ray: the clips folder exists and ``teacher_dir`` is a teacher export (one line each)."""
+        from pathlib import Path
+
+        from egodistill.config import ConfigError
+
+        clips = self.clips or ""
+        if "://" not in clips and not Path(clips).expanduser().is_dir():
+            raise ConfigError(
+                f"--clips {clips} does not exist: run `egodistill ingest --manifest <manifest> --out {clips}` first"
+            )
+        if self.teacher_dir is None or "://" in self.teacher_dir:
+            return
+        d = Path(self.teacher_dir).expanduser()
+        if (d / "teacher.yaml").is_file() and (d / "teacher.pt").is_file():
+            return
+        roots = {
+            d.parent,
+            Path(self.workspace).expanduser() / "checkpoints" / "teachers" / (self.dataset or "*"),
+        }
+        found = sorted({str(p.parent) for r in roots for p in r.parent.glob(f"{r.name}/*/teacher.yaml")})
+        raise ConfigError(
+            f"--teacher-dir {d} is not a trained teacher (no teacher.yaml + teacher.pt there); "
+            f"trained teachers: {', '.join(found) or 'none'}; train one with `egodistill teacher --clips {clips} "
+            f"--workspace {self.workspace}`"
+        )
 
     def out_root(self) -> str:
         if self.out:

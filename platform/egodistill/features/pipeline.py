@@ -41,6 +41,7 @@ from egodistill.features import store
 from egodistill.features.config import FeaturesConfig
 from egodistill.leases import hold_lease
 from egodistill.models.config import TeacherConfig
+from egodistill.progress import Progress
 from egodistill.quarantine import Quarantine, QuarantineEntry
 from egodistill.runtime import configure_data_context
 from egodistill.teacher import data
@@ -48,7 +49,7 @@ from egodistill.teacher.dense import ClipSpec
 
 log = logging.getLogger(__name__)
 
-PROGRESS_EVERY_SEC = 5.0
+PROGRESS_EVERY_SEC = 10.0
 
 
 @dataclass
@@ -338,7 +339,7 @@ def _run_dataset(
             num_gpus=gpus_per_actor or None,
         )
         buffers: dict[int, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-        last_log = time.perf_counter()
+        progress = Progress(f"features {dataset}", len(items), "clips", every_s=PROGRESS_EVERY_SEC)
         for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
             for j in range(len(batch["item"])):
                 out = {k: batch[k][j] for k in batch}
@@ -349,10 +350,8 @@ def _run_dataset(
                 if len(buffers[t]) == tasks[t]["num_items"]:
                     files += _write_task(tasks[t], buffers.pop(t), rows, src, fp, directory, cfg)
                     processed += tasks[t]["num_items"]
-            now = time.perf_counter()
-            if now - last_log >= PROGRESS_EVERY_SEC:
-                last_log = now
-                log.info("features progress [%s]: %d/%d clips", dataset, processed, len(items))
+                    progress.update(tasks[t]["num_items"])
+        progress.close()
         if buffers:
             raise RuntimeError(
                 f"features pass ended with {len(buffers)} incomplete tasks (rows lost in the pipeline)"

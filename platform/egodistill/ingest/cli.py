@@ -79,12 +79,14 @@ def load_ingest_config(args: argparse.Namespace):  # -> IngestConfig (import kep
 def run(args: argparse.Namespace) -> int:
     from egodistill.clitools import run_data_stage
     from egodistill.ingest.pipeline import run_ingest
+    from egodistill.ingest.preflight import check_ingest
     from egodistill.ingest.store import IngestOutputError
     from egodistill.leases import LeaseHeldError
     from egodistill.runtime import ensure_ray
     from egodistill.tables import SchemaError
 
     cfg = load_ingest_config(args)
+    check_ingest(cfg)  # a missing manifest or an --out of other settings fails here, before Ray
     ensure_ray(cfg.resources.local_num_cpus)
 
     def tables(summary) -> dict:

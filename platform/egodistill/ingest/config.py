@@ -80,8 +80,9 @@ class ResourceConfig(StrictConfig):
     """Most decoding tasks at once (None: as many as the CPUs allow)."""
     local_num_cpus: int | None = Field(None, ge=1)
     """CPUs for a local Ray started by the CLI (ignored when joining a cluster via RAY_ADDRESS)."""
-    progress_bars: bool = True
-    """Ray Data's progress bars (the driver also logs a progress line every few seconds)."""
+    progress_bars: bool | None = None
+    """Ray Data's progress bars (None: only with ``egodistill -v``); the driver prints a progress
+    line (videos done, rate, ETA) every few seconds either way."""
 
 
 class IngestConfig(StrictConfig):

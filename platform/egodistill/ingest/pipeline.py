@@ -66,14 +66,16 @@ from egodistill.ingest import store
 from egodistill.ingest.config import IngestConfig, fingerprint
 from egodistill.ingest.worker import STAGE, process_video_task, settings_json
 from egodistill.leases import hold_lease
+from egodistill.progress import Progress
 from egodistill.quarantine import Quarantine, QuarantineEntry
+from egodistill.runtime import verbose
 from egodistill.storage import exists, read_table
 from egodistill.tables import SchemaError, load_contract, schema_dir, validate
 
 log = logging.getLogger(__name__)
 
 INDEX_CONFIG_KEY = b"egodistill.index_config"
-PROGRESS_EVERY_SEC = 5.0
+PROGRESS_EVERY_SEC = 10.0
 
 
 def load_manifest(uri: str) -> tuple[pa.Table, ImuWindowConfig | None]:
@@ -333,14 +335,20 @@ def _run_ingest(
         settings = settings_json(cfg.frames, imu, min_cov, cfg.output, fp, out)
         items = [{k: v for k, v in t.items() if k != "num_clips"} for t in plan.tasks]
         ds = ray.data.from_items(items, override_num_blocks=len(items))
-        _configure_data_context(ds.context, cfg.resources.progress_bars)  # inherited by the map below
+        bars = cfg.resources.progress_bars if cfg.resources.progress_bars is not None else verbose()
+        _configure_data_context(ds.context, bars)  # inherited by the map below
         ds = ds.map(
             process_video_task,
             fn_kwargs={"settings": settings},
             num_cpus=cfg.resources.num_cpus_per_task,
             compute=ray.data.TaskPoolStrategy(size=cfg.resources.concurrency),
         )
-        t_run, last_log = time.perf_counter(), 0.0
+        progress = Progress(
+            f"ingest {manifest_uri.rsplit('/', 1)[-1].removesuffix('.parquet')}",
+            len(plan.tasks),
+            "videos",
+            every_s=PROGRESS_EVERY_SEC,
+        )
         for res in ds.iter_rows():
             done["videos"] += 1
             for k in ("clips", "written", "quarantined", "frames_decoded", "frames_stored"):
@@ -349,14 +357,8 @@ def _run_ingest(
             done["task_ms"] += int(1000 * res["task_sec"])
             if on_video is not None:
                 on_video(res)
-            now = time.perf_counter()
-            if now - last_log >= PROGRESS_EVERY_SEC or done["videos"] == len(plan.tasks):
-                last_log = now
-                el = now - t_run
-                log.info(
-                    "ingest progress: %d/%d videos, %d clips written, %d quarantined, %.2f clips/s",
-                    done["videos"], len(plan.tasks), done["written"], done["quarantined"], done["clips"] / max(el, 1e-9),
-                )  # fmt: skip
+            progress.update(extra=f"{done['written']} clips written, {done['quarantined']} quarantined")
+        progress.close()
         files_written += done["files"]
 
     final = store.scan_output(out, fp)

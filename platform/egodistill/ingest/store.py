@@ -143,10 +143,14 @@ def _datasets(out: str) -> list[str]:
     )
 
 
+class FingerprintMismatch(IngestOutputError):
+    """``--out`` holds clips written with other frame/IMU settings (found before Ray by the preflight)."""
+
+
 def _check_fingerprint(schema: pa.Schema, path: str, fingerprint: str | None) -> None:
     found = (schema.metadata or {}).get(FINGERPRINT_KEY)
     if fingerprint is not None and found is not None and found.decode() != fingerprint:
-        raise IngestOutputError(
+        raise FingerprintMismatch(
             f"{path} was written with ingest config fingerprint {found.decode()}, this run has {fingerprint}: "
             "frame/IMU settings differ from the ones the existing dataset was built with; "
             "write to a new --out or use the same settings"

@@ -237,7 +237,37 @@ def require_config(cfg: StudentInputsConfig) -> None:
     """Checks that need no Ray: fail in a second, naming the key."""
     if cfg.image_weights not in ("torchvision", "none") and not Path(cfg.image_weights).is_file():
         raise ConfigError(f"image_weights: {cfg.image_weights} is neither torchvision, none nor a file")
+    require_sources(cfg)
+
+
+def require_sources(
+    cfg: StudentInputsConfig, needs_teacher: bool = False, teacher: str | None = None
+) -> None:
+    """Before Ray: the clips and teacher features the inputs are built from exist (one line, the fix).
+
+    ``needs_teacher``: a distilling job follows, so at least one teacher's features (``teacher``'s,
+    when named) must be there; otherwise the f_I cache of every clip would be computed first and the
+    job would stop at the join.
+    """
+    clips = cfg.clips_root()
+    if not _has_clips(clips, cfg.dataset):
+        raise ConfigError(
+            f"no {cfg.dataset} clips under {clips}: run `egodistill ingest --manifest "
+            f"{cfg.ws() / 'manifests' / (cfg.dataset + '.parquet')} --out {clips}` first"
+        )
+    root = Path(cfg.teachers_root()) / cfg.dataset
+    have = teacher_folders(cfg.teachers_root(), cfg.dataset)
+    fix = (f"run `egodistill features --clips {clips} --workspace {cfg.ws()} --teacher-dir "
+           f"{cfg.ws() / 'checkpoints' / 'teachers' / cfg.dataset}/<teacher>` first")  # fmt: skip
+    wanted = [*(cfg.teachers or []), *([teacher] if teacher else [])]
+    for name in wanted:
+        if name not in have:
+            raise ConfigError(
+                f"no features of teacher {name!r} under {root} (available: {', '.join(have) or 'none'}); {fix}"
+            )
+    if needs_teacher and not have:
+        raise ConfigError(f"no teacher features under {root}: {fix}")
 
 
 __all__ = ["SOURCES", "StudentInputsConfig", "StudentInputsSummary", "build_dense_clips", "inputs_dir",
-           "require_config", "run_student_inputs", "teacher_folders"]  # fmt: skip
+           "require_config", "require_sources", "run_student_inputs", "teacher_folders"]  # fmt: skip

@@ -37,6 +37,7 @@ import av
 import numpy as np
 import pyarrow as pa
 
+from egodistill.progress import Progress
 from egodistill.storage import atomic_write_table
 from egodistill.synthetic.audio import SAMPLE_RATE, synthesize
 from egodistill.synthetic.config import SynthConfig
@@ -240,12 +241,20 @@ def generate(config: SynthConfig) -> SynthSummary:
     root.mkdir(parents=True, exist_ok=True)
     cfg = config.model_copy(update={"out": str(root.resolve())})
     workers = min(cfg.workers or os.cpu_count() or 1, cfg.videos)
-    if workers <= 1:
-        records = [render_video(cfg, i) for i in range(cfg.videos)]
-    else:
-        cfg_json = cfg.model_dump_json()
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
-            records = list(pool.map(_render_video_json, [cfg_json] * cfg.videos, range(cfg.videos)))
+    # a line per rendered video (count, rate, ETA): rendering is minutes of silence otherwise
+    with Progress(f"synth {cfg.layout}", cfg.videos, "videos", every_s=5.0) as progress:
+        if workers <= 1:
+            records = []
+            for i in range(cfg.videos):
+                records.append(render_video(cfg, i))
+                progress.update()
+        else:
+            cfg_json = cfg.model_dump_json()
+            with ProcessPoolExecutor(max_workers=workers, mp_context=_mp_context()) as pool:
+                records = []
+                for record in pool.map(_render_video_json, [cfg_json] * cfg.videos, range(cfg.videos)):
+                    records.append(record)
+                    progress.update()
     records.sort(key=lambda r: r.index)
 
     layout = LAYOUTS[cfg.layout]

@@ -76,11 +76,24 @@ def load_teacher_config(args: argparse.Namespace):  # -> TeacherJobConfig (impor
     return cfg
 
 
+def require_input(kind: str, path: str) -> None:
+    """Before Ray: the manifest or clips folder exists (one line naming the command that builds it)."""
+    from pathlib import Path
+
+    from egodistill.config import ConfigError
+
+    if "://" not in path and not Path(path).expanduser().exists():
+        fix = "egodistill index --dataset ego4d|epic --root <dataset folder> --out" if kind == "manifest" else (
+            "egodistill ingest --manifest <manifest> --out")  # fmt: skip
+        raise ConfigError(f"--{kind} {path} does not exist: build it with `{fix} {path}` first")
+
+
 def run(args: argparse.Namespace) -> int:
     from egodistill.runtime import ensure_ray
     from egodistill.teacher.job import compare_single_frame, run_teacher
 
     cfg = load_teacher_config(args)
+    require_input(*cfg.require_data())  # before Ray: a missing input fails in a second
     ensure_ray(args.num_cpus)
     if args.compare_single_frame:
         comparison = compare_single_frame(cfg)

@@ -32,6 +32,8 @@ import torch
 import torch.distributed as dist
 
 from egodistill import tracking
+from egodistill.progress import duration
+from egodistill.runtime import quiet_ray_logs
 from egodistill.training import ray_wiring
 from egodistill.training.evaluator import SegmentAccumulator
 from egodistill.training.failure import FailOnce
@@ -119,15 +121,20 @@ def _due(epoch: int, epochs: int, every: int) -> bool:
     return (epoch + 1) % every == 0 or epoch == epochs - 1
 
 
-def run_epochs(config: dict[str, Any], task: TrainTask, wrap: Callable[[torch.nn.Module], Any] | None = None) -> None:
+def run_epochs(
+    config: dict[str, Any], task: TrainTask, wrap: Callable[[torch.nn.Module], Any] | None = None
+) -> None:
     """Build, prepare, restore, then train / evaluate / checkpoint / log each epoch (module docstring)."""
     import ray.train
 
+    quiet_ray_logs(not config.get("verbose", False))  # no TrainingReport(...) line per report, unless -v
     settings = ray_wiring.TrainerSettings.model_validate(config["trainer"])
     run_ref = config.get("run_ref")
     info = ray_wiring.worker_info(settings)
     torch.manual_seed(int(task.seed) + 1000 * info.rank)
-    ctx = StepContext(info.device, settings.amp, torch.Generator().manual_seed(int(task.seed) + 7919 * (info.rank + 1)))
+    ctx = StepContext(
+        info.device, settings.amp, torch.Generator().manual_seed(int(task.seed) + 7919 * (info.rank + 1))
+    )
     model = task.build_model()
     if wrap is not None:
         model = wrap(model)
@@ -138,7 +145,9 @@ def run_epochs(config: dict[str, Any], task: TrainTask, wrap: Callable[[torch.nn
     epochs = int(optim.epochs or 1)
     optimizer, scheduler = build_optimizer([p for p in model.parameters() if p.requires_grad], optim)
     scaler = ray_wiring.grad_scaler(info.device, settings.amp)
-    start_epoch, extra = ray_wiring.restore(model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler)
+    start_epoch, extra = ray_wiring.restore(
+        model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler
+    )
     attempt = int(extra.get("attempt", 0)) + (1 if start_epoch > 0 else 0)
     per_worker = max(1, optim.batch_size // info.world_size)
     shard = ray.train.get_dataset_shard("train")
@@ -147,6 +156,7 @@ def run_epochs(config: dict[str, Any], task: TrainTask, wrap: Callable[[torch.nn
     fail = task.fail_once
     per_segment: dict[str, Any] | None = None
 
+    t_loop = time.perf_counter()
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         ctx.epoch, ctx.train = epoch, True
@@ -157,7 +167,9 @@ def run_epochs(config: dict[str, Any], task: TrainTask, wrap: Callable[[torch.nn
         batches = 0
         for b, batch in enumerate(
             shard.iter_torch_batches(
-                batch_size=per_worker, device=info.device, local_shuffle_buffer_size=task.shuffle_buffer or None
+                batch_size=per_worker,
+                device=info.device,
+                local_shuffle_buffer_size=task.shuffle_buffer or None,
             )
         ):
             if fail is not None:
@@ -186,7 +198,9 @@ def run_epochs(config: dict[str, Any], task: TrainTask, wrap: Callable[[torch.nn
         total = all_sum([sums[k] for k in keys] + [counters[k] for k in ckeys] + [count], info.device)
         n_all = total[-1]
         train_sec = time.perf_counter() - t0
-        metrics: dict[str, Any] = {f"train_{k}": v / n_all if n_all else float("nan") for k, v in zip(keys, total, strict=False)}
+        metrics: dict[str, Any] = {
+            f"train_{k}": v / n_all if n_all else float("nan") for k, v in zip(keys, total, strict=False)
+        }
         metrics.update({f"train_{k}": int(v) for k, v in zip(ckeys, total[len(keys) :], strict=False)})
         metrics.update({"train_clips": int(n_all), "train_batches": batches, "train_sec": train_sec,
                         "train_clips_per_sec": n_all / train_sec if train_sec > 0 else 0.0, "lr": lr,
@@ -204,12 +218,14 @@ def run_epochs(config: dict[str, Any], task: TrainTask, wrap: Callable[[torch.nn
             metrics["eval_sec"] = time.perf_counter() - t1
             per_segment = segment_payload(acc)
         tracking.log_metrics(run_ref, metrics, step=epoch)
-        log.info(
-            "%s epoch %d/%d: loss %.4f%s (%.1f s)", task.stage, epoch + 1, epochs,
-            metrics.get("train_loss", float("nan")),
-            f", val segment top-1 {metrics['val_segment_top1']:.3f}" if "val_segment_top1" in metrics else "",
-            train_sec,
-        )  # fmt: skip
+        if info.is_chief:  # one line per epoch, with the time left at this pace
+            per_epoch = (time.perf_counter() - t_loop) / (epoch + 1 - start_epoch)
+            log.info(
+                "%s epoch %d/%d: loss %.4f%s (%.1f s/epoch, ETA %s)", task.stage, epoch + 1, epochs,
+                metrics.get("train_loss", float("nan")),
+                f", val segment top-1 {metrics['val_segment_top1']:.3f}" if "val_segment_top1" in metrics else "",
+                per_epoch, duration(per_epoch * (epochs - epoch - 1)),
+            )  # fmt: skip
         last = epoch == epochs - 1
         ray_wiring.report_epoch(
             metrics, epoch=epoch, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler,

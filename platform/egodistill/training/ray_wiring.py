@@ -129,14 +129,21 @@ def run_config(
 
     ``callbacks`` are Ray Train callbacks run on the controller (e.g. Tune's ``TuneReportCallback``).
     """
+    import ray.train
     from ray.train import CheckpointConfig, FailureConfig, RunConfig
 
+    from egodistill.runtime import verbose
+
+    extra: dict[str, Any] = {}
+    if hasattr(ray.train, "LoggingConfig"):  # Train v2: no TrainingReport(...) line per report unless -v
+        extra["logging_config"] = ray.train.LoggingConfig(log_level="INFO" if verbose() else "WARNING")
     return RunConfig(
         name=run.name or default_name,
         storage_path=storage_path(run, workspace),
         failure_config=FailureConfig(max_failures=run.max_failures),
         checkpoint_config=CheckpointConfig(num_to_keep=run.num_to_keep),
         callbacks=list(callbacks) or None,
+        **extra,
     )
 
 
@@ -162,7 +169,9 @@ def build_trainer(
     from ray.train import DataConfig
     from ray.train.torch import TorchTrainer
 
-    config = {**loop_config, "trainer": settings.model_dump(mode="json")}
+    from egodistill.runtime import verbose
+
+    config = {**loop_config, "trainer": settings.model_dump(mode="json"), "verbose": verbose()}
     split = [d for d in datasets_to_split if datasets and d in datasets]
     return TorchTrainer(
         loop,

@@ -20,7 +20,9 @@ HELP = "Ray Tune sweep (ASHA + Optuna) over stage-2 distillation; writes sweeps/
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="workspace with clips/, features/, manifests/ (default ./workspace)")
     p.add_argument("--dataset", help="ego4d or epic (job.data.dataset)")
-    p.add_argument("--preset", choices=("paper", "demo", "test"), default="demo", help="sweep preset")
+    p.add_argument(
+        "--preset", choices=("paper", "demo", "test"), default="demo", help="sweep preset (default demo)"
+    )
     p.add_argument("--space", help="search-space YAML (default: tuning/spaces.yaml)")
     p.add_argument("--config", help="YAML/JSON file with SweepConfig values")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")

@@ -26,8 +26,10 @@ from ray import tune
 
 from egodistill import tracking
 from egodistill.config import apply_dotted, deep_merge, dump_config
+from egodistill.runtime import verbose
 from egodistill.tuning import placement
 from egodistill.tuning.config import SweepConfig
+from egodistill.tuning.trial_progress import TrialProgress
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +125,15 @@ def _sample(space: dict[str, Any]) -> dict[str, Any]:
 
 
 def _trial(
-    config: dict[str, Any], *, base: dict[str, Any], parent: Any, sweep_name: str, metric: str, registry: str,
-    method: str = "egodistill", stage: str = "distill",
+    config: dict[str, Any],
+    *,
+    base: dict[str, Any],
+    parent: Any,
+    sweep_name: str,
+    metric: str,
+    registry: str,
+    method: str = "egodistill",
+    stage: str = "distill",
 ) -> None:
     """Tune function trainable: build the trial's job config and fit it with Ray Train.
 
@@ -256,10 +265,14 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
     t0 = time.perf_counter()
     ensure_ray()
     base = job_values(cfg)
-    probe = trial_job(base, _sample(cfg.space), f"{cfg.name}-probe", cfg.method, cfg.stage)  # fail before any trial
+    probe = trial_job(
+        base, _sample(cfg.space), f"{cfg.name}-probe", cfg.method, cfg.stage
+    )  # fail before any trial
     epochs = int(probe.optim.epochs or 1)  # resolved by the job config (the method's paper default)
     # the data stage once, before trials run side by side (it reuses whatever is complete)
-    for line in run_student_inputs(StudentInputsConfig.for_job(probe.workspace, probe.data, probe.student)).lines():
+    for line in run_student_inputs(
+        StudentInputsConfig.for_job(probe.workspace, probe.data, probe.student)
+    ).lines():
         log.info(line)
 
     sweep_dir = cfg.sweep_dir()
@@ -316,10 +329,15 @@ def run_sweep(cfg: SweepConfig) -> SweepOutcome:
                 run_config=tune.RunConfig(
                     name=TUNE_DIR,
                     storage_path=str(sweep_dir),
-                    verbose=1,
+                    verbose=1 if verbose() else 0,
                     callbacks=[
                         placement.ReleaseTrainGroups(registry),
                         CloseStoppedTrialRuns(parent, cfg.name),
+                        *(
+                            []
+                            if verbose()
+                            else [TrialProgress(cfg.name, cfg.num_samples, cfg.metric, cfg.mode)]
+                        ),
                     ],
                 ),
             )

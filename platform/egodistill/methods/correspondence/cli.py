@@ -23,7 +23,12 @@ def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="workspace with manifests/ (default ./workspace)")
     p.add_argument("--dataset", help="ego4d or epic (data.dataset, default ego4d)")
     p.add_argument("--manifest", help="clip manifest (default <workspace>/manifests/<dataset>.parquet)")
-    p.add_argument("--preset", choices=("paper", "demo", "smoke"), default="paper", help="starting config")
+    p.add_argument(
+        "--preset",
+        choices=("paper", "demo", "smoke"),
+        default="paper",
+        help="starting config (default paper)",
+    )
     add_config_arguments(p, "CorrespondenceJobConfig", "loss.kind=binary")
     p.add_argument("--epochs", type=int, help="optim.epochs")
     p.add_argument(

@@ -27,7 +27,10 @@ def _common_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="workspace with clips/, features/, manifests/ (default ./workspace)")
     p.add_argument("--dataset", help="ego4d or epic (data.dataset, default ego4d)")
     p.add_argument(
-        "--preset", choices=("paper", "demo", "bench", "smoke"), default="paper", help="starting config"
+        "--preset",
+        choices=("paper", "demo", "bench", "smoke"),
+        default="paper",
+        help="starting config (default paper)",
     )
     add_config_arguments(p, "the job's config", "distill_loss.alpha=0.5")
     p.add_argument("--frames", type=int, help="N frames per clip (data.num_frames, 1..4)")
@@ -163,8 +166,14 @@ def _experiment_args(p: argparse.ArgumentParser) -> None:
 
 def _experiment_run(args: argparse.Namespace) -> int:
     from egodistill.methods.egodistill.experiment import run_experiment
+    from egodistill.models.config import VARIANTS
+    from egodistill.student.products import StudentInputsConfig, require_sources
 
     cfg = load_job_config(args, "experiment")
+    # before Ray: the clips and the teacher features the distilled variants need (the experiment
+    # builds the student inputs itself, which would otherwise compute every clip's f_I features first)
+    require_sources(StudentInputsConfig.for_job(cfg.workspace, cfg.data, cfg.student),
+                    needs_teacher=any(VARIANTS[v].distill for v in cfg.variants), teacher=cfg.data.teacher_model)  # fmt: skip
     _start_ray(args)
     print("\n".join(run_experiment(cfg).lines()))
     return 0

@@ -17,7 +17,12 @@ from egodistill.config import add_config_arguments
 def _args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workspace", help="workspace with clips/ and manifests/ (default ./workspace)")
     p.add_argument("--dataset", help="ego4d or epic (data.dataset)")
-    p.add_argument("--preset", choices=("paper", "demo", "smoke"), default="paper", help="starting config")
+    p.add_argument(
+        "--preset",
+        choices=("paper", "demo", "smoke"),
+        default="paper",
+        help="starting config (default paper)",
+    )
     add_config_arguments(p, "the job's config", "loss.gt_weight=0.5")
     p.add_argument("--modalities", nargs="+", choices=("rgb", "flow", "audio", "layout", "imu"))
     p.add_argument("--weightings", nargs="+", choices=("uniform", "per_sample", "per_dataset"))
