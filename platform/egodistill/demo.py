@@ -15,6 +15,9 @@ Runners (``runner``):
 - ``local``: call every job in this process against one local ``ray.init()``.
 
 Everything is written under ``out`` in the workspace layout of docs/architecture.md.
+
+Why this module is long: it is the demo's whole plan in order (config, stage list, the two runners,
+the final summary); each part is a short function.
 """
 
 from __future__ import annotations
