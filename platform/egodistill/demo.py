@@ -191,7 +191,7 @@ def stages(cfg: DemoConfig) -> list[Stage]:
             Stage("index dog", "index", ("--dataset", "ego4d", "--root", dog_dir, "--out", dog_manifest))
         )
     image_weights = image_weights_path(cfg)
-    if cfg.students and cfg.image_weights == "standin":  # once, shared by every layout (and seed)
+    if (cfg.students or cfg.multimodal) and cfg.image_weights == "standin":  # once, shared by every layout
         out.append(Stage("pretrain f_I (stand-in)", "pretrain-image", ("--workspace", ws, "--preset", cfg.preset,
                                                                      "--image-size", str(cfg.frame_size))))  # fmt: skip
     for layout in cfg.train_layouts:
@@ -210,7 +210,7 @@ def stages(cfg: DemoConfig) -> list[Stage]:
                 "--supervised-teacher", str(export_dir(root, layout, name)))))  # fmt: skip
         if cfg.multimodal:
             out.append(Stage(f"multimodal {layout}", "multimodal", ("--workspace", ws, "--dataset", layout,
-                                                                    "--preset", "demo")))  # fmt: skip
+                                                                    "--preset", "demo", "--set", f"student.image_weights={image_weights}")))  # fmt: skip
         if not cfg.students:
             continue
         out.append(Stage(f"features {layout}", "features", ("--clips", clips, "--workspace", ws, "--dataset", layout,
