@@ -55,6 +55,29 @@ def test_analyse_pairs_models_by_seed_and_segment_and_gives_per_class_gains():
     assert {r["group"] for r in out["per_class"]} == {"motion-pair", "appearance-only", "motion-defined"}
 
 
+def test_analyse_without_teacher_segments_leaves_the_teacher_comparisons_out():
+    segs = [f"s{i}" for i in range(20)]
+    per_seed = [{"VisOnly-Distill": {s: 0 for s in segs}, "EgoDistill": {s: 1 for s in segs}}]
+    out = analyse(per_seed, {"other": 1}, {}, ["take"], {s: 0 for s in segs}, 200)
+    assert {r["model"] for r in out["results"]} == {"VisOnly-Distill", "EgoDistill"}
+    assert all("Teacher" not in (c["model"], c["reference"]) for c in out["comparisons"])
+
+
+def test_student_segments_are_named_by_their_segment_id():
+    """Workers key segments by index in the evaluation view; the driver names them, so they pair with the
+    teacher's ``eval_segments.parquet`` (keyed by clip id)."""
+    from types import SimpleNamespace
+
+    from egodistill.evaluation.segments import SegmentResults
+    from egodistill.student.driver import named_segments
+
+    seg = SegmentResults(["1", "0"], np.array([0, 1]), np.array([0, 0]), np.array([0.9, 0.8]), np.array([2, 1]),
+                         1, 3, 2)  # fmt: skip
+    view = SimpleNamespace(summary={"segments": ["clip-a", "clip-b"]})
+    assert named_segments(seg, view).segment_id == ["clip-b", "clip-a"]
+    assert named_segments(seg, None) is seg
+
+
 def test_comparisons_name_their_reference():
     labs = ["VisOnly", "EgoDistill", "EgoDistill N=3", "VisOnly-Distill N=2", "EgoDistill center"]
     got = {(m, r) for _, m, r, _ in comparisons(labs)}

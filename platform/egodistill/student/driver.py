@@ -217,7 +217,9 @@ def run_stage(cfg: StudentJobBase, run: StageRun, parent_run: tracking.RunRef | 
         state, metrics = fitted.state, fitted.metrics
         model_state = run.state_of(state["model"]) if run.state_of else state["model"]
         model = load_trained(prep.student, model_state)
-        segments = segment_results_of((state.get("extra") or {}).get("per_segment"))
+        segments = named_segments(
+            segment_results_of((state.get("extra") or {}).get("per_segment")), prep.eval
+        )
         out_dir = student_dir(cfg, run.stage)
         efficiency = run.efficiency(prep.student) if run.efficiency else {}
         # the per-epoch curves are logged by the workers; the driver adds the final evaluation (with its
@@ -238,6 +240,17 @@ def run_stage(cfg: StudentJobBase, run: StageRun, parent_run: tracking.RunRef | 
     return StudentOutcome(run.stage, cfg.job_name(), cfg.student.variant, cfg.data.dataset, metrics, efficiency,
                           str(out_dir), fitted.checkpoint_path, mlrun.run_id if mlrun else None, prep.classes,
                           time.perf_counter() - t0, segments, prep.notes)  # fmt: skip
+
+
+def named_segments(segments: Any, view: InputsView | None) -> Any:
+    """The workers key segments by their index in the evaluation view; name them by segment (clip) id, so
+    students, the teacher's ``eval_segments.parquet`` and other runs pair on the same keys."""
+    if segments is None or view is None:
+        return segments
+    import dataclasses
+
+    names = list(view.summary["segments"])
+    return dataclasses.replace(segments, segment_id=[names[int(k)] for k in segments.segment_id])
 
 
 def final_eval_metrics(segments: Any) -> dict[str, float]:
