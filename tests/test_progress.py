@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from egodistill.progress import Progress, duration
 
@@ -70,3 +71,27 @@ def test_a_plain_reporter_pickles():
     p = Progress("sweep s", 8, "trials", plain=True)
     p.update()
     assert pickle.loads(pickle.dumps(p)).done == 1
+
+
+def test_quiet_mode_points_ray_data_at_a_warning_level_console(monkeypatch):
+    """Ray Data's per-dataset INFO lines come from worker processes: only its logging-config variable
+    reaches them. Quiet sets it (unless the user has one), verbose takes ours away."""
+    import json
+    import os
+
+    from egodistill import runtime
+
+    monkeypatch.delenv(runtime.DATA_LOGGING_ENV, raising=False)
+    monkeypatch.setenv(runtime.VERBOSE_ENV, "0")
+    runtime.set_verbose(False)
+    path = os.environ[runtime.DATA_LOGGING_ENV]
+    config = json.loads(Path(path).read_text())
+    assert config["handlers"]["console"]["level"] == "WARNING"
+    assert config["loggers"]["ray.data"]["handlers"] == ["file", "console"]  # the file log stays whole
+    runtime.set_verbose(True)
+    assert runtime.DATA_LOGGING_ENV not in os.environ
+    monkeypatch.setenv(runtime.DATA_LOGGING_ENV, "/users/own.yaml")
+    runtime.set_verbose(False)
+    assert os.environ[runtime.DATA_LOGGING_ENV] == "/users/own.yaml"
+    runtime.set_verbose(True)
+    assert os.environ[runtime.DATA_LOGGING_ENV] == "/users/own.yaml"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
+from pathlib import Path
 
 VERBOSE_ENV = "EGODISTILL_VERBOSE"
 #: Ray loggers whose INFO lines repeat per report/epoch (the TrainingReport dicts, snapshot notices)
@@ -25,13 +27,47 @@ def verbose() -> bool:
     return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
 
 
+DATA_LOGGING_ENV = "RAY_DATA_LOGGING_CONFIG"
+
+
 def set_verbose(on: bool) -> None:
     """Set the flag for this process and for the local Ray workers it starts (they inherit the env)."""
     os.environ[VERBOSE_ENV] = "1" if on else "0"
+    ours = os.environ.get(DATA_LOGGING_ENV, "") == str(quiet_data_logging_file())
     if on:
         os.environ.pop("RAY_DATA_DISABLE_PROGRESS_BARS", None)
+        if ours:
+            os.environ.pop(DATA_LOGGING_ENV, None)
     else:
         os.environ["RAY_DATA_DISABLE_PROGRESS_BARS"] = "1"
+        if DATA_LOGGING_ENV not in os.environ:  # a user's own Ray Data logging config wins
+            os.environ[DATA_LOGGING_ENV] = str(write_quiet_data_logging())
+            from ray.data._internal.logging import configure_logging
+
+            configure_logging()  # this process imported ray.data (above) before the variable was set
+
+
+def quiet_data_logging_file() -> Path:
+    return Path(tempfile.gettempdir()) / f"egodistill-{os.getuid()}" / "ray-data-logging.yaml"
+
+
+def write_quiet_data_logging() -> Path:
+    """Ray Data's own logging config with the console at WARNING: its per-dataset "Starting execution",
+    "Execution plan" and "finished" lines come from Ray's worker processes (the split coordinator of
+    every epoch), which only this environment variable reaches. The full log stays in the session's
+    ``logs/ray-data`` file."""
+    import json
+
+    from ray.data._internal.logging import DEFAULT_CONFIG  # the default this only quietens
+
+    config = json.loads(json.dumps(DEFAULT_CONFIG))
+    config["handlers"]["console"]["level"] = "WARNING"
+    path = quiet_data_logging_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(config, indent=1))  # JSON is YAML: Ray reads it with yaml.safe_load
+    tmp.replace(path)
+    return path
 
 
 def quiet_ray_logs(on: bool | None = None) -> None:
