@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -41,14 +42,21 @@ def set_verbose(on: bool) -> None:
     else:
         os.environ["RAY_DATA_DISABLE_PROGRESS_BARS"] = "1"
         if DATA_LOGGING_ENV not in os.environ:  # a user's own Ray Data logging config wins
-            os.environ[DATA_LOGGING_ENV] = str(write_quiet_data_logging())
-            from ray.data._internal.logging import configure_logging
+            path = quiet_data_logging_file()
+            if not path.is_file():  # written once per Ray version: importing ray.data costs ~2 s
+                write_quiet_data_logging()
+            os.environ[DATA_LOGGING_ENV] = str(path)
+            if "ray.data" in sys.modules:  # imported before the variable was set: read it again
+                from ray.data._internal.logging import configure_logging
 
-            configure_logging()  # this process imported ray.data (above) before the variable was set
+                configure_logging()
 
 
 def quiet_data_logging_file() -> Path:
-    return Path(tempfile.gettempdir()) / f"egodistill-{os.getuid()}" / "ray-data-logging.yaml"
+    from importlib.metadata import version
+
+    name = f"ray-data-logging-{version('ray')}.yaml"  # Ray's default config may change between versions
+    return Path(tempfile.gettempdir()) / f"egodistill-{os.getuid()}" / name
 
 
 def write_quiet_data_logging() -> Path:
