@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--invalid-action-rate", type=float, help="share of Ego4D actions planted invalid")
     p.add_argument("--participants", type=int, help="EPIC participants P01.. (default 4)")
     p.add_argument("--workers", type=int, help="parallel processes (default: all cores)")
+    p.add_argument(
+        "--force", action="store_true", help="render again even if --out holds this config's complete dataset"
+    )
     add_config_arguments(p, "SynthConfig", "motion_correlation=0.5")
 
 
@@ -49,6 +52,6 @@ def run(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     values = {k: getattr(args, k, None) for k in keys}
     cfg = load_config(SynthConfig, args.config, args.overrides, **values)
-    summary = generate(cfg)
+    summary = generate(cfg, force=args.force)
     print(summary)
     return 0

@@ -15,8 +15,10 @@ Outside the layout proper the dataset root gets:
   ``frame_index`` int32, ``object_id`` int32, ``label`` string, ``x, y, w, h`` float32 pixels,
   x/y = top-left corner); an object absent from a frame has no row.
 
-The output must be a local directory (MP4 muxing needs a seekable file). Files of the same names
-from an earlier run are replaced; other files in the folder are left alone. Workers are forked
+The output must be a local directory (MP4 muxing needs a seekable file). A folder whose ground truth
+was written by the same content config and whose every file is present is reused as it is (the
+output is a pure function of the config); ``force`` renders it again. Files of the same names from
+an earlier run are replaced; other files in the folder are left alone. Workers are forked
 (spawned where fork is unavailable), so scripts need no ``if __name__ == "__main__"`` guard.
 """
 
@@ -78,6 +80,7 @@ class SynthSummary:
     render_sec: float = 0.0
     encode_sec: float = 0.0
     files: list[str] = field(default_factory=list)
+    reused: bool = False
 
     @property
     def throughput(self) -> float:
@@ -86,6 +89,12 @@ class SynthSummary:
 
     def __str__(self) -> str:
         verbs = ", ".join(f"{k} {v}" for k, v in self.segments_per_verb.items())
+        if self.reused:
+            return (
+                f"synthetic {self.layout} dataset in {self.out}: reused (same config, every file present; "
+                f"--force renders it again)\n  videos: {self.videos}, total {self.total_seconds:.1f} s of video\n"
+                f"  segments per verb: {verbs}"
+            )
         return (
             f"synthetic {self.layout} dataset in {self.out}\n"
             f"  videos: {self.videos}, total {self.total_seconds:.1f} s of video\n"
@@ -230,13 +239,54 @@ def verb_table(profile: str = "human") -> list[dict[str, Any]]:
     ]
 
 
-def generate(config: SynthConfig) -> SynthSummary:
-    """Write a whole synthetic dataset under ``config.out`` and return a summary."""
+def _content_config(config: SynthConfig) -> dict[str, Any]:
+    """The keys that decide what is written (not where, nor how many processes write it)."""
+    return json.loads(config.model_dump_json(exclude={"out", "workers"}))
+
+
+def _segments_per_verb(videos: list[dict[str, Any]], profile: str) -> dict[str, int]:
+    """Planted segments per verb over the videos' ground truth, every verb of the profile listed."""
+    counts = Counter(s["verb"] for v in videos for s in v["segments"])
+    return {v.name: counts.get(v.name, 0) for v in verbs_for(profile)}
+
+
+def reusable(config: SynthConfig, start: float | None = None) -> SynthSummary | None:
+    """The summary of a complete dataset already in ``config.out`` for the same content config, else None.
+
+    Complete = the ground truth (written last) names this config, and every file it lists is there.
+    """
+    root = Path(config.out)
+    try:
+        gt = json.loads((root / GROUND_TRUTH).read_text())
+    except (OSError, ValueError):
+        return None
+    if gt.get("format") != GROUND_TRUTH_FORMAT or gt.get("config") != _content_config(config) or "files" not in gt:
+        return None
+    videos = gt.get("videos", [])
+    paths = [*gt["files"], *(p for v in videos for p in (v["video_path"], v["boxes_path"], *v["imu_paths"]))]
+    if len(videos) != config.videos or not all((root / p).is_file() for p in paths):
+        return None
+    return SynthSummary(
+        out=str(root.resolve()), layout=config.layout, videos=len(videos),
+        total_seconds=float(sum(v["duration_sec"] for v in videos)),
+        segments_per_verb=_segments_per_verb(videos, config.profile),
+        bytes_written=0, wall_sec=time.perf_counter() - start if start is not None else 0.0,
+        files=list(gt["files"]), reused=True,
+    )  # fmt: skip
+
+
+def generate(config: SynthConfig, force: bool = False) -> SynthSummary:
+    """Write a whole synthetic dataset under ``config.out`` and return a summary.
+
+    A complete dataset of the same content config is reused unless ``force`` (see :func:`reusable`).
+    """
     start = time.perf_counter()
     if "://" in config.out:
         raise ValueError(
             f"synth writes to a local directory, got {config.out!r}; generate locally, then copy"
         )
+    if not force and (done := reusable(config, start)) is not None:
+        return done
     root = Path(config.out)
     root.mkdir(parents=True, exist_ok=True)
     cfg = config.model_copy(update={"out": str(root.resolve())})
@@ -264,7 +314,7 @@ def generate(config: SynthConfig) -> SynthSummary:
         "version": 1,
         "layout": cfg.layout,
         "seed": cfg.seed,
-        "config": json.loads(config.model_dump_json(exclude={"out", "workers"})),  # content-defining only
+        "config": _content_config(config),  # content-defining only
         "conventions": {
             "world": "metres, z up, gravity (0, 0, -9.81) m/s^2, counter along the north (+y) wall",
             "body": "camera = body = IMU frame: x right, y down, z forward",
@@ -274,17 +324,17 @@ def generate(config: SynthConfig) -> SynthSummary:
         },
         "verbs": verb_table(cfg.profile),
         "videos": [r.ground_truth for r in records],
+        "files": list(files),  # the layout's annotation files (what reuse checks besides each video's)
     }
     write_json(root / GROUND_TRUTH, gt)
     files = [*files, GROUND_TRUTH]
-    counts = Counter(s["verb"] for r in records for s in r.ground_truth["segments"])
     size = sum(r.bytes_written for r in records) + sum((root / f).stat().st_size for f in files)
     return SynthSummary(
         out=str(root),
         layout=cfg.layout,
         videos=cfg.videos,
         total_seconds=sum(r.seconds_rendered for r in records),
-        segments_per_verb={v.name: counts.get(v.name, 0) for v in verbs_for(cfg.profile)},
+        segments_per_verb=_segments_per_verb([r.ground_truth for r in records], cfg.profile),
         bytes_written=size,
         wall_sec=time.perf_counter() - start,
         render_sec=sum(r.render_sec for r in records),
