@@ -14,7 +14,12 @@ import pytest
 import torch
 
 from egodistill.losses import kd_loss
-from egodistill.methods.multimodal.calibration import expected_calibration_error, summarise, wilson
+from egodistill.methods.multimodal.calibration import (
+    ece_interval,
+    expected_calibration_error,
+    summarise,
+    wilson,
+)
 from egodistill.methods.multimodal.ensemble import dataset_weights, ensemble_logits, per_sample_weights
 from egodistill.methods.multimodal.modalities import layout_features, log_mel, optical_flow
 
@@ -65,6 +70,25 @@ def test_ece_reference_example_lower_exclusive():
     y = np.array([0, 1, 2, 0])
     assert expected_calibration_error(probs, y, 3) == pytest.approx(0.2)
     assert expected_calibration_error(probs, y, 15) == pytest.approx(0.2)  # (lo, hi]: 0.6 is in bin 8
+
+
+def test_ece_interval_brackets_the_ece_and_narrows_with_segments():
+    rng = np.random.default_rng(0)
+
+    def overconfident(n: int) -> tuple[np.ndarray, np.ndarray]:  # conf 0.9, accuracy 0.6: ECE ≈ 0.3
+        probs = np.full((n, 4), 0.1 / 3)
+        y = rng.integers(0, 4, n)
+        pred = np.where(rng.random(n) < 0.6, y, (y + 1) % 4)
+        probs[np.arange(n), pred] = 0.9
+        return probs, y
+
+    small, large = overconfident(40), overconfident(1000)
+    lo_s, hi_s = ece_interval(*small)
+    lo_l, hi_l = ece_interval(*large)
+    assert lo_s <= expected_calibration_error(*small) <= hi_s and lo_l < 0.3 < hi_l
+    assert hi_l - lo_l < (hi_s - lo_s) / 2
+    s = summarise(*small)
+    assert s["ece_lo"] == pytest.approx(100 * lo_s) and s["ece_hi"] == pytest.approx(100 * hi_s)
 
 
 def test_wilson_interval():

@@ -83,16 +83,37 @@ def per_class_accuracy(
         return np.where(n > 0, hit / np.maximum(n, 1), np.nan), n
 
 
+def ece_interval(
+    probs: np.ndarray, labels: np.ndarray, n_bins: int = 15, replicates: int = 1000, seed: int = 0
+) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of the ECE over segments (resampled with replacement).
+
+    ECE is a binned statistic with no closed-form interval; on a few hundred segments its sampling
+    spread is several points, which a calibration claim has to be read against.
+    """
+    labels = np.asarray(labels, np.int64)
+    n = len(labels)
+    if n == 0:
+        return float("nan"), float("nan")
+    probs = np.asarray(probs)
+    rng = np.random.default_rng(seed)
+    draws = [reliability(probs[i], labels[i], n_bins).ece for i in rng.integers(0, n, size=(replicates, n))]
+    lo, hi = np.percentile(draws, [2.5, 97.5])
+    return float(lo), float(hi)
+
+
 def summarise(probs: np.ndarray, labels: np.ndarray, n_bins: int = 15) -> dict[str, float]:
-    """top-1 (Wilson 95 %), top-5, ECE (×100), mean confidence, number of segments."""
+    """top-1 (Wilson 95 %), top-5, ECE (×100, bootstrap 95 %), mean confidence, number of segments."""
     labels = np.asarray(labels, np.int64)
     n = len(labels)
     hits = int(topk_correct(probs, labels, 1).sum())
     lo, hi = wilson(hits, n)
     rel = reliability(probs, labels, n_bins)
+    ece_lo, ece_hi = ece_interval(probs, labels, n_bins)
     return {"segments": n, "top1": hits / n if n else float("nan"), "top1_lo": lo, "top1_hi": hi,
             "top5": float(topk_correct(probs, labels, 5).mean()) if n else float("nan"),
-            "ece": 100.0 * rel.ece, "mean_confidence": float(np.asarray(probs).max(1).mean()) if n else float("nan")}  # fmt: skip
+            "ece": 100.0 * rel.ece, "ece_lo": 100.0 * ece_lo, "ece_hi": 100.0 * ece_hi,
+            "mean_confidence": float(np.asarray(probs).max(1).mean()) if n else float("nan")}  # fmt: skip
 
 
 def plot_reliability(rel: Reliability, title: str, path: str) -> None:
@@ -117,5 +138,5 @@ def plot_reliability(rel: Reliability, title: str, path: str) -> None:
     plt.close(fig)
 
 
-__all__ = ["Reliability", "expected_calibration_error", "per_class_accuracy", "plot_reliability", "reliability",
+__all__ = ["Reliability", "ece_interval", "expected_calibration_error", "per_class_accuracy", "plot_reliability", "reliability",
            "softmax", "summarise", "topk_correct", "wilson"]  # fmt: skip

@@ -38,12 +38,12 @@ def model_rows(
 
 def table_lines(rows: list[dict[str, Any]]) -> list[str]:
     out = [
-        "| model | kind | segments | top-1 (95% Wilson) | top-5 | ECE×100 | mean conf |",
+        "| model | kind | segments | top-1 (95% Wilson) | top-5 | ECE×100 (95% bootstrap) | mean conf |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         out.append(f"| {r['model']} | {r['kind']} | {r['segments']} | {100 * r['top1']:.1f} "
-                   f"[{100 * r['top1_lo']:.1f}, {100 * r['top1_hi']:.1f}] | {100 * r['top5']:.1f} | {r['ece']:.1f} | "
+                   f"[{100 * r['top1_lo']:.1f}, {100 * r['top1_hi']:.1f}] | {100 * r['top5']:.1f} | {r['ece']:.1f} [{r['ece_lo']:.1f}, {r['ece_hi']:.1f}] | "
                    f"{r['mean_confidence']:.2f} |")  # fmt: skip
     return out
 
