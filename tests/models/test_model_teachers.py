@@ -160,3 +160,20 @@ def test_cached_torchvision_weights_load_without_network(empty_torch_home, monke
 def test_random_image_encoder_warns_loudly():
     with pytest.warns(RuntimeWarning, match="RANDOM weights"):
         ImageEncoder("none")
+
+
+def test_measuring_a_student_builds_f_i_without_the_random_weights_warning():
+    """GMACs/latency rows and export loads build f_I as "none" on purpose: no false alarm in a
+    run whose f_I was pretrained (every efficiency row of an experiment said RANDOM weights)."""
+    from egodistill.methods.egodistill.jobs import student_efficiency
+    from egodistill.models.config import StudentConfig
+    from egodistill.models.weights import random_init_expected
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        cost = student_efficiency(StudentConfig(variant="visonly", num_classes=3, image_weights="torchvision"), 32, 1)
+        with random_init_expected():
+            ImageEncoder("none")
+    assert cost["gmacs"] > 0
+    with pytest.warns(RuntimeWarning, match="RANDOM weights"):  # outside the context it still warns
+        ImageEncoder("none")

@@ -8,10 +8,7 @@ three-file export (:mod:`egodistill.student.export`): ``student.pt`` (state dict
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,20 +47,6 @@ def student_files(directory: str | Path) -> StudentFiles:
     )
 
 
-@contextlib.contextmanager
-def _quiet_random_init():
-    """Building f_I as "none" before loading its trained weights must not warn about random weights."""
-    logger = logging.getLogger("egodistill.models.weights")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*RANDOM weights.*")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
 def load_student_files(files: StudentFiles, where: str = "<student>"):
     """(model in eval mode, StudentConfig, info dict) from a :class:`StudentFiles`."""
     import io
@@ -73,6 +56,7 @@ def load_student_files(files: StudentFiles, where: str = "<student>"):
 
     from egodistill.models.config import StudentConfig
     from egodistill.models.student import build_student
+    from egodistill.models.weights import random_init_expected
 
     try:
         cfg = StudentConfig.model_validate(yaml.safe_load(files.config))
@@ -88,7 +72,7 @@ def load_student_files(files: StudentFiles, where: str = "<student>"):
         raise ModelLoadError(f"{where}/{WEIGHTS_FILE}: cannot be read as a state dict: {e}") from e
     has_encoder = any(k.startswith("image_encoder.") for k in state)
     if has_encoder:  # the trained f_I is in the checkpoint: build it empty, never download
-        with _quiet_random_init():
+        with random_init_expected():
             model = build_student(cfg.model_copy(update={"image_weights": "none"}))
     else:
         model = build_student(cfg)

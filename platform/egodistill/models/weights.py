@@ -13,10 +13,12 @@ hanging; ``allow_download=False`` never touches the network.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import socket
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -186,8 +188,25 @@ def load_state_dict_strict(
     module.load_state_dict(state, strict=False)
 
 
+_RANDOM_INIT_EXPECTED = contextvars.ContextVar("random_init_expected", default=False)
+
+
+@contextlib.contextmanager
+def random_init_expected() -> Iterator[None]:
+    """Build models with ``weights: none`` and no warning: their weights are loaded right after (an
+    export) or never matter (GMACs and latency). Without it every export load and every efficiency
+    row cried RANDOM weights in runs whose f_I was pretrained."""
+    token = _RANDOM_INIT_EXPECTED.set(True)
+    try:
+        yield
+    finally:
+        _RANDOM_INIT_EXPECTED.reset(token)
+
+
 def warn_random_init(what: str) -> None:
     """Say loudly that a model meant to be pretrained starts from random weights."""
+    if _RANDOM_INIT_EXPECTED.get():
+        return
     message = (
         f"!!! {what} uses RANDOM weights (weights: none). Features from a randomly initialised "
         f"backbone carry no pretrained semantics; only use this for tests and smoke runs. !!!"

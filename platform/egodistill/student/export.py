@@ -53,7 +53,10 @@ def load_student(directory: str | Path):
     cfg = StudentConfig.model_validate(
         model_export.read_config_data(d, KIND, "train one with `egodistill distill`")
     )
-    model = build_student(cfg.model_copy(update={"image_weights": "none"}))
+    from egodistill.models.weights import random_init_expected
+
+    with random_init_expected():  # the export holds every weight, f_I included: loaded next
+        model = build_student(cfg.model_copy(update={"image_weights": "none"}))
     model.load_state_dict(model_export.read_weights(d, KIND))
     return model.eval(), cfg, model_export.read_info(d, KIND)
 

@@ -43,8 +43,10 @@ def student_efficiency(scfg: StudentConfig, size: int, batch: int) -> dict[str, 
 
     from egodistill.evaluation.efficiency import measure_efficiency
     from egodistill.models.student import build_student
+    from egodistill.models.weights import random_init_expected
 
-    model = build_student(scfg.model_copy(update={"image_weights": "none"}))
+    with random_init_expected():  # only shapes and cost are measured
+        model = build_student(scfg.model_copy(update={"image_weights": "none"}))
     inputs: dict[str, Any] = {"frames": torch.rand(1, scfg.num_frames, 3, size, size)}
     if VARIANTS[scfg.variant].uses_imu:
         inputs["imu"] = torch.randn(1, scfg.imu_length, scfg.imu_channels)
