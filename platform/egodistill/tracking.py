@@ -52,6 +52,7 @@ import json
 import logging
 import math
 import os
+import re
 import socket
 import tempfile
 import time
@@ -209,10 +210,16 @@ def experiment_id(client, name: str, artifact_location: str | None) -> str:
     return exp.experiment_id
 
 
+#: what MLflow does not allow in a metric or param name (it allows alphanumerics, _ - . space : /)
+_MLFLOW_UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :/]")
+
+
 def metric_name(key: str) -> str:
     """The UI name of a metric key: ``train_loss`` -> ``train/loss``, ``val_segment_top1`` ->
     ``val/segment_top1``, ``lr`` -> ``train/lr``, bookkeeping (:data:`SYS_KEYS`) -> ``sys/...``;
-    a key that already has a section (``eval/top1``) is kept."""
+    a key that already has a section (``eval/top1``) is kept. Characters MLflow rejects in a name
+    (``=`` of ``EgoDistill N=4``, ``[``, ...) become ``_``: one such key failed a whole batch."""
+    key = _MLFLOW_UNSAFE.sub("_", key)
     if "/" in key:
         return key
     if key in SYS_KEYS:

@@ -29,6 +29,13 @@ def test_metric_names_fall_into_train_val_and_sys_sections():
         "sys/attempt", "sys/epochs_done", "sys/start_epoch", "sys/train_sec", "sys/eval_sec"
     }  # fmt: skip
     assert name("eval/segment_top1") == "eval/segment_top1"
+    assert name("top1/EgoDistill N=4") == "top1/EgoDistill N_4"  # MLflow rejects '=' (reproduce crashed on it)
+
+
+def test_a_metric_named_after_a_model_with_n_equals_k_is_logged(tmp_path):
+    ref = tracking.start_run(TrackingConfig(), workspace=tmp_path, job="x")
+    tracking.log_metrics(ref, {"top1/EgoDistill N=4": 0.5, "top1/EgoDistill": 0.4})
+    assert set(ref.client().get_run(ref.run_id).data.metrics) == {"top1/EgoDistill N_4", "top1/EgoDistill"}
 
 
 def test_experiments_are_tagged_as_model_training(tmp_path):
