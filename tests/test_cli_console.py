@@ -33,6 +33,15 @@ def test_every_subcommand_help_exits_0(command, capsys):
         assert f"egodistill config show {command}" in " ".join(out.split())
 
 
+@pytest.mark.parametrize("command", _subcommands())
+def test_every_subcommand_that_takes_set_is_in_config_show(command, capsys):
+    """A job whose keys ``--set`` takes must let ``config show`` list them (pretrain-image once did not)."""
+    with pytest.raises(SystemExit):
+        cli.main([command, "--help"])
+    if "--set KEY=VALUE" in capsys.readouterr().out and command != "config":
+        assert command in configshow.JOBS
+
+
 def test_job_help_names_its_default_preset(capsys):
     with pytest.raises(SystemExit):
         cli.main(["distill", "--help"])

@@ -8,7 +8,6 @@ would not tell).
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
@@ -25,11 +24,10 @@ def no_ray(monkeypatch):
 
 
 def _fast_one_line(argv, capsys, rc_expected: int = 2) -> str:
-    t0 = time.perf_counter()
+    """One line and the exit code; "fast" is proven by ``no_ray`` (no wall-clock bound: CI is shared)."""
     rc = main(argv)
-    elapsed = time.perf_counter() - t0
     err = capsys.readouterr().err.strip().splitlines()
-    assert rc == rc_expected and len(err) == 1 and elapsed < 5.0, (rc, err, elapsed)
+    assert rc == rc_expected and len(err) == 1, (rc, err)
     return err[0]
 
 
@@ -113,6 +111,12 @@ def test_experiment_with_an_unknown_teacher_model_lists_the_available(no_ray, st
             "--teacher-model", "tiny"]  # fmt: skip
     line = _fast_one_line(argv, capsys)
     assert "'tiny'" in line and "available: tiny3d" in line
+
+
+def test_sweep_before_teacher_features_exist(no_ray, student_ws, capsys):
+    argv = ["sweep", "--workspace", str(student_ws), "--dataset", "ego4d", "--preset", "test"]
+    line = _fast_one_line(argv, capsys)
+    assert "no teacher features under" in line and "egodistill features" in line
 
 
 def test_student_stage_before_its_inputs_names_student_inputs(no_ray, student_ws, capsys):

@@ -62,6 +62,12 @@ JOBS: dict[str, JobConfig] = {
     ),  # fmt: skip
     "features": JobConfig("egodistill.features.config:FeaturesConfig"),
     "student-inputs": JobConfig("egodistill.student.products:StudentInputsConfig"),
+    "pretrain-image": JobConfig(
+        "egodistill.pretraining.config:PretrainImageConfig",
+        ("demo", "bench", "smoke"),
+        "demo",
+        _dict_preset("egodistill.pretraining.config"),
+    ),  # fmt: skip
     "pretrain": JobConfig(f"{_EGO}:PretrainJobConfig", _PAPER, "paper", _job_preset(_EGO, "pretrain")),
     "distill": JobConfig(f"{_EGO}:DistillJobConfig", _PAPER, "paper", _job_preset(_EGO, "distill")),
     "experiment": JobConfig(

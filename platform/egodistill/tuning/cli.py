@@ -61,11 +61,12 @@ def load(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from egodistill.config import ConfigError
     from egodistill.runtime import ensure_ray
-    from egodistill.tuning.sweep import TUNE_DIR, run_sweep
+    from egodistill.tuning.sweep import TUNE_DIR, preflight, run_sweep
 
     cfg = load(args)
     if not cfg.resume and (cfg.sweep_dir() / TUNE_DIR).exists():
         raise ConfigError(f"sweep {cfg.name} exists in {cfg.sweep_dir()} (--no-resume); pick another --name")
+    preflight(cfg)
     ensure_ray(args.num_cpus)
     print("\n".join(run_sweep(cfg).lines()))
     return 0

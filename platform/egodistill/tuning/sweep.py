@@ -254,6 +254,23 @@ def _parent_run(cfg: SweepConfig, sweep_dir: Path, resuming: bool, params: dict[
                               run_name=f"sweep/{cfg.name}", tags={"egodistill.sweep": cfg.name})  # fmt: skip
 
 
+def preflight(cfg: SweepConfig) -> None:
+    """Before Ray: the trials' job config validates and, for EgoDistill, its clips and teacher features exist.
+
+    Without this a sweep over a workspace with no teacher features would start Ray and compute every
+    clip's f_I cache before failing at the join.
+    """
+    from egodistill.models.config import VARIANTS
+    from egodistill.student.products import StudentInputsConfig, require_sources
+
+    probe = trial_job(job_values(cfg), _sample(cfg.space), f"{cfg.name}-probe", cfg.method, cfg.stage)
+    if cfg.method != "egodistill":
+        return
+    distills = cfg.stage == "distill" and VARIANTS[probe.student.variant].distill
+    require_sources(StudentInputsConfig.for_job(probe.workspace, probe.data, probe.student),
+                    needs_teacher=distills, teacher=probe.data.teacher_model if distills else None)  # fmt: skip
+
+
 def run_sweep(cfg: SweepConfig) -> SweepOutcome:
     """Run (or resume) the sweep and write ``best.yaml``; Ray must be initialised (or is started locally)."""
     from ray import tune
