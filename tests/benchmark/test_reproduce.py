@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,34 @@ def test_analyse_pairs_models_by_seed_and_segment_and_gives_per_class_gains():
     assert {r["group"] for r in out["per_class"]} == {"motion-pair", "appearance-only", "motion-defined"}
 
 
+def test_difference_of_gains_resolves_a_group_effect_and_not_a_null_one():
+    from egodistill.evaluation.intervals import difference_of_gains
+
+    rng = np.random.default_rng(3)
+    big = (rng.random((3, 80)) < 0.35).astype(float)  # gain ~0.35 on group a
+    none = (rng.random((3, 80)) < 0.02).astype(float) - (rng.random((3, 80)) < 0.02)
+    t = difference_of_gains(big, none, 500)
+    assert t.verdict == "higher" and t.diff.low <= t.diff.mean <= t.diff.high and t.diff.segments == 160
+    null = difference_of_gains(none, none[:, ::-1].copy(), 500)
+    assert null.verdict == "not resolved"
+
+
+def test_analyse_tests_the_imu_gain_on_motion_against_appearance_verbs():
+    segs = [f"s{i}" for i in range(90)]
+    labels_of = {s: i % 3 for i, s in enumerate(segs)}  # take (motion-pair), cut (appearance), walk (motion)
+    rng = np.random.default_rng(4)
+
+    def correct(p_motion: float, p_appearance: float) -> dict[str, int]:
+        return {s: int(rng.random() < (p_appearance if labels_of[s] == 1 else p_motion)) for s in segs}
+
+    per_seed = [{"VisOnly-Distill": correct(0.3, 0.6), "EgoDistill": correct(0.9, 0.6)} for _ in range(2)]
+    out = analyse(per_seed, {}, {}, ["take", "cut", "walk"], labels_of, 300)
+    fig4 = {c["model"]: c for c in out["comparisons"] if c["comparison"] == "Figure 4"}
+    assert fig4["IMU gain on motion verbs"]["model vs reference"] == "higher"
+    assert fig4["EgoDistill on motion verbs"]["model vs reference"] == "higher"
+    assert fig4["EgoDistill on appearance-only verbs"]["model vs reference"] == "not resolved"
+
+
 def test_analyse_without_teacher_segments_leaves_the_teacher_comparisons_out():
     segs = [f"s{i}" for i in range(20)]
     per_seed = [{"VisOnly-Distill": {s: 0 for s in segs}, "EgoDistill": {s: 1 for s in segs}}]
@@ -88,6 +118,26 @@ def test_comparisons_name_their_reference():
     }
 
 
+def test_a_finished_seed_is_reused_only_for_the_same_config_and_teacher(tmp_path):
+    from egodistill.benchmark import reproduce as rp
+    from egodistill.teacher.export import export_dir
+
+    cfg = load_config(ReproduceConfig, base=PRESETS["smoke"], dotted={"world.out": str(tmp_path)})
+    export = export_dir(tmp_path, "ego4d", "tiny3d")
+    export.mkdir(parents=True)
+    (export / "teacher.pt").write_bytes(b"v1")
+    ecfg = rp._experiment_config(cfg, "ego4d", "tiny3d", 1)
+    key = rp._seed_key(ecfg, tmp_path, "ego4d", "tiny3d")
+    cache = tmp_path / "seed-1.json"
+    cache.write_text(json.dumps({"key": key, "correct": {"EgoDistill": {"s0": 1}}}))
+    assert rp._load_seed(cache, key)["correct"] == {"EgoDistill": {"s0": 1}}
+    assert rp._seed_key(rp._experiment_config(cfg, "ego4d", "tiny3d", 2), tmp_path, "ego4d", "tiny3d") != key
+    (export / "teacher.pt").write_bytes(b"retrained")
+    assert rp._seed_key(ecfg, tmp_path, "ego4d", "tiny3d") != key  # a new teacher trains the seed again
+    cache.write_text("{not json")
+    assert rp._load_seed(cache, key) is None and rp._load_seed(tmp_path / "absent.json", key) is None
+
+
 @pytest.mark.slow  # minutes: the whole pipeline for two seeds (make test-slow)
 def test_reproduce_on_a_tiny_world_with_two_seeds_writes_tables_with_intervals(
     ray_session, tmp_path, monkeypatch
@@ -110,3 +160,15 @@ def test_reproduce_on_a_tiny_world_with_two_seeds_writes_tables_with_intervals(
     text = (report / "results.md").read_text()
     assert "[95% CI]" in text and "[" in text.split("\n")[2]
     assert (report / "comparisons.csv").is_file() and (tmp_path / "bench" / "mlflow.db").is_file()
+
+    # run again: every seed is read back from reports/.../seeds/, none is trained, the tables are the same
+    from egodistill.benchmark import reproduce as rp
+
+    def refuse(ecfg):
+        raise AssertionError(f"seed {ecfg.seed} was trained again")
+
+    monkeypatch.setattr(rp, "_run_seed", refuse)
+    again = run_reproduce(cfg)["ego4d"]
+    means = [(r["model"], r["mean"], r["segments"]) for r in out["results"]]
+    assert [(r["model"], r["mean"], r["segments"]) for r in again["results"]] == means
+    assert len(list((report / "seeds").glob("seed-*.json"))) == 2

@@ -40,7 +40,7 @@ def test_demo_stages_are_the_jobs_with_absolute_paths(tmp_path):
     assert standin[standin.index("--image-size") + 1] == str(cfg.frame_size)
     ckpt = [s for s in todo if s.job == "experiment"][0].args
     assert "resnet18-standin-" in ckpt[ckpt.index("--image-weights") + 1]
-    bench = stages(DemoConfig(out=str(tmp_path / "b"), preset="bench", layouts=["ego4d"]))
+    bench = stages(DemoConfig(out=str(tmp_path / "b"), preset="bench", layouts=["ego4d"], teacher_pretrain=True))
     assert [s.job for s in bench][3:8] == ["pretrain-image", "synth", "index", "teacher", "teacher"]
     weights = bench[7].args[bench[7].args.index("--weights") + 1]
     assert weights.endswith("tiny3d-pool/teacher.pt") and "--model-name" in bench[6].args

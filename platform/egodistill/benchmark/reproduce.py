@@ -13,6 +13,8 @@ own MLflow run as well.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -23,7 +25,8 @@ from pydantic import Field
 
 from egodistill.config import StrictConfig, load_config
 from egodistill.demo import DemoConfig, image_weights_path
-from egodistill.evaluation.intervals import bootstrap_interval, paired_test
+from egodistill.evaluation.intervals import bootstrap_interval, difference_of_gains, paired_test
+from egodistill.storage import atomic_write_bytes
 from egodistill.tracking import TrackingConfig
 
 log = logging.getLogger(__name__)
@@ -51,7 +54,11 @@ class ReproduceConfig(StrictConfig):
 #: ``bench``: ≤ 90 min on 2 CPU cores (8 videos x 240 s, 3 seeds, every comparison); ``smoke``: tests.
 PRESETS: dict[str, dict[str, Any]] = {
     "bench": {"world": {"out": "bench_out", "layouts": ["ego4d"], "videos": 8, "seconds": 240.0, "seed": 1,
-                        "preset": "bench", "runner": "local"}},
+                        "preset": "bench", "runner": "local"},
+              # what fits 90 min on 2 cores with 3 seeds: the Table 2 variants, the ablations that take KD,
+              # L1 or the IMU pretraining out, and N = 1 vs 4; the rest with --set (e.g. ablations=[...])
+              "ablations": ["no_l1", "no_kd", "no_pretrain"], "frames": [1, 4],
+              "strategies": ["uniform"]},
     "smoke": {"world": {"out": "bench_out", "layouts": ["ego4d"], "videos": 2, "seconds": 40.0, "seed": 1,
                         "width": 64, "height": 48, "frame_size": 32, "preset": "smoke", "runner": "local"},
               "seeds": 2, "ablations": [], "frames": [1], "strategies": ["uniform"], "replicates": 500},
@@ -73,7 +80,7 @@ def _experiment_config(cfg: ReproduceConfig, layout: str, teacher: str, seed: in
 
 def _correct(segments: Any) -> dict[str, int]:
     return {
-        sid: int(p == y) for sid, p, y in zip(segments.segment_id, segments.pred, segments.label, strict=True)
+        str(sid): int(p == y) for sid, p, y in zip(segments.segment_id, segments.pred, segments.label, strict=True)
     }
 
 
@@ -119,6 +126,32 @@ def comparisons(labels: list[str], with_teacher: bool = True) -> list[tuple[str,
     return [c for c in out if c[1] in have and c[2] in have]
 
 
+MOTION_GROUPS = ("motion-pair", "motion-defined")  # verbs told apart (or defined) by head motion
+APPEARANCE_GROUP = "appearance-only"
+
+
+def _motion_vs_appearance(gain: np.ndarray, group_of_segment: list[str], replicates: int) -> list[dict[str, Any]]:
+    """Figure 4's claim as a test: the IMU's gain (EgoDistill - VisOnly-Distill) per verb group, and
+    whether it is larger on the motion verbs than on the appearance-only ones."""
+    groups = np.array(group_of_segment)
+    motion, appearance = np.isin(groups, MOTION_GROUPS), groups == APPEARANCE_GROUP
+    if not motion.any() or not appearance.any():
+        return []
+    rows = []
+    for name, cols in (("motion verbs", motion), ("appearance-only verbs", appearance)):
+        t = paired_test(gain[:, cols], np.zeros_like(gain[:, cols]), replicates)
+        rows.append({"comparison": "Figure 4", "model": f"EgoDistill on {name}",
+                     "reference": f"VisOnly-Distill on {name}", "claim": "IMU adds accuracy",
+                     "diff (points) [95% CI]": t.diff.text(), "p (paired bootstrap)": round(t.p_value, 4),
+                     "model vs reference": t.verdict})  # fmt: skip
+    t = difference_of_gains(gain[:, motion], gain[:, appearance], replicates)
+    rows.append({"comparison": "Figure 4", "model": "IMU gain on motion verbs",
+                 "reference": "IMU gain on appearance-only verbs", "claim": "IMU helps most on motion verbs",
+                 "diff (points) [95% CI]": t.diff.text(), "p (paired bootstrap)": round(t.p_value, 4),
+                 "model vs reference": t.verdict})  # fmt: skip
+    return rows
+
+
 def analyse(per_seed: list[dict[str, dict[str, int]]], teacher: dict[str, int], gmacs: dict[str, float],
             classes: list[str], labels_of: dict[str, int], replicates: int) -> dict[str, list[dict[str, Any]]]:  # fmt: skip
     """Results, comparisons and per-class gains from per-seed {label: {segment: correct}} (see module doc)."""
@@ -156,6 +189,8 @@ def analyse(per_seed: list[dict[str, dict[str, int]]], teacher: dict[str, int], 
                               "gain (points) [95% CI]": t.diff.text(), "gain": round(t.diff.mean, 4),
                               "p": round(t.p_value, 4)})  # fmt: skip
         per_class.sort(key=lambda r: -r["gain"])
+        gain = mats["EgoDistill"] - mats["VisOnly-Distill"]
+        comps += _motion_vs_appearance(gain, [groups.get(classes[int(c)], "?") for c in y], replicates)
     mean = {r["model"]: r["mean"] for r in results}
     if {TEACHER, "EgoDistill", "VisOnly-Distill"} <= set(mean) and mean[TEACHER] != mean["VisOnly-Distill"]:
         share = (mean["EgoDistill"] - mean["VisOnly-Distill"]) / (mean[TEACHER] - mean["VisOnly-Distill"])
@@ -166,12 +201,60 @@ def analyse(per_seed: list[dict[str, dict[str, int]]], teacher: dict[str, int], 
     return {"results": results, "comparisons": comps, "per_class": per_class}
 
 
+def _seed_key(ecfg: Any, ws: Path, layout: str, teacher: str) -> str:
+    """What a seed's results depend on: its experiment config and the teacher weights it was paired with.
+
+    A retrained teacher (other weights, hence other features) or any changed key trains the seed
+    again; the weights' bytes, not the files' times, decide, because a rerun of the teacher stage
+    resumes its finished Ray Train run and writes the same weights again.
+    """
+    from egodistill.teacher.export import export_dir
+
+    digest = hashlib.sha256(ecfg.model_dump_json().encode())
+    for f in sorted(export_dir(ws, layout, teacher).glob("*.pt")):
+        digest.update(f.name.encode())
+        with f.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def _load_seed(path: Path, key: str) -> dict[str, Any] | None:
+    """A finished seed's results, when ``path`` holds them for the same ``key``; otherwise None."""
+    if not path.is_file():
+        return None
+    try:
+        done = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        log.warning("%s is not valid JSON: the seed is trained again", path)
+        return None
+    return done if done.get("key") == key else None
+
+
+def _run_seed(ecfg: Any) -> dict[str, Any]:
+    """One seed's experiment: per-run {segment: correct}, GMACs, classes and segment labels (JSON-ready)."""
+    from egodistill.methods.egodistill.experiment import experiment_runs, run_experiment
+
+    outcome = run_experiment(ecfg)
+    specs = experiment_runs(ecfg)
+    gmacs = {r["model"]: r["GMACs"] for r in outcome.results}
+    for row in outcome.efficiency:
+        if str(row.get("model", "")).startswith("Teacher"):
+            gmacs[TEACHER] = row["GMACs"]
+    last = outcome.outcomes[-1]
+    return {
+        "correct": {s.label: _correct(o.segments) for s, o in zip(specs, outcome.outcomes, strict=True)},
+        "gmacs": gmacs,
+        "classes": list(last.classes),
+        "labels_of": {str(g): int(y) for g, y in zip(last.segments.segment_id, last.segments.label, strict=True)},
+    }
+
+
 def run_reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     """The world's stages, then K seeds of the experiment, then the tables; returns them with paths."""
     from egodistill import tracking
     from egodistill.demo import run_local, stages, teacher_name, weights_line
     from egodistill.evaluation.report import accuracy_vs_gmacs_plot, csv_text, markdown_table
-    from egodistill.methods.egodistill.experiment import experiment_runs, run_experiment
 
     t0 = time.perf_counter()
     w = cfg.world
@@ -180,27 +263,28 @@ def run_reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for layout in w.train_layouts:
         teacher = teacher_name(w, ws, layout)
+        report = ws / "reports" / "reproduce" / layout
         per_seed, gmacs, classes, labels_of = [], {}, [], {}
         for k in range(cfg.seeds):
             ecfg = _experiment_config(cfg, layout, teacher, w.seed + k)
-            outcome = run_experiment(ecfg)
-            specs = experiment_runs(ecfg)
-            per_seed.append(
-                {s.label: _correct(o.segments) for s, o in zip(specs, outcome.outcomes, strict=True)}
-            )
-            gmacs.update({r["model"]: r["GMACs"] for r in outcome.results})
-            for row in outcome.efficiency:
-                if str(row.get("model", "")).startswith("Teacher"):
-                    gmacs[TEACHER] = row["GMACs"]
-            o = outcome.outcomes[-1]
-            classes = o.classes
-            labels_of = {g: int(y) for g, y in zip(o.segments.segment_id, o.segments.label, strict=True)}
-            print(f"[reproduce] {layout} seed {w.seed + k}: {len(specs)} runs ({time.perf_counter() - t0:.0f} s)",
-                  flush=True)  # fmt: skip
+            cache = report / "seeds" / f"seed-{w.seed + k}.json"
+            key = _seed_key(ecfg, ws, layout, teacher)
+            done = _load_seed(cache, key)
+            if done is None:
+                done = _run_seed(ecfg)
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_bytes(cache, json.dumps({"key": key, **done}).encode())
+                how = "ran"
+            else:
+                how = f"reused {cache} (delete it to train this seed again)"
+            per_seed.append(done["correct"])
+            gmacs.update(done["gmacs"])
+            classes, labels_of = done["classes"], done["labels_of"]
+            print(f"[reproduce] {layout} seed {w.seed + k}: {len(done['correct'])} runs, {how} "
+                  f"({time.perf_counter() - t0:.0f} s)", flush=True)  # fmt: skip
         tables = analyse(
             per_seed, _teacher_correct(ws, layout, teacher), gmacs, classes, labels_of, cfg.replicates
         )
-        report = ws / "reports" / "reproduce" / layout
         report.mkdir(parents=True, exist_ok=True)
         for name, rows in tables.items():
             if rows:

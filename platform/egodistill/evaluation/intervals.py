@@ -74,6 +74,12 @@ def _check(m: np.ndarray) -> np.ndarray:
     return m
 
 
+def _p_value(boot: np.ndarray) -> float:
+    """Two-sided bootstrap p of "no difference", bounded below by 1 / replicates (module docstring)."""
+    p = 2 * min(float((boot <= 0).mean()), float((boot >= 0).mean()))
+    return min(1.0, max(p, 1.0 / len(boot)))
+
+
 def bootstrap_interval(correct: np.ndarray, replicates: int = 2000, seed: int = 0) -> Interval:
     """Mean of a (K seeds, S segments) 0/1 matrix and its two-level bootstrap 95 % interval."""
     m = _check(correct)
@@ -97,9 +103,28 @@ def paired_test(
     seeds, segs = _draws(*d.shape, replicates, seed)
     boot = _boot_means(d, seeds, segs)
     lo, hi = np.percentile(boot, [2.5, 97.5])
-    p = 2 * min(float((boot <= 0).mean()), float((boot >= 0).mean()))
-    p = min(1.0, max(p, 1.0 / replicates))
-    return PairedTest(Interval(float(d.mean()), float(lo), float(hi), d.shape[0], d.shape[1]), p)
+    return PairedTest(Interval(float(d.mean()), float(lo), float(hi), d.shape[0], d.shape[1]), _p_value(boot))
 
 
-__all__ = ["Interval", "PairedTest", "bootstrap_interval", "paired_test"]
+def difference_of_gains(
+    gain_a: np.ndarray, gain_b: np.ndarray, replicates: int = 2000, seed: int = 0
+) -> PairedTest:
+    """mean(gain_a) - mean(gain_b) for two disjoint segment groups of the same K seeds, with its interval.
+
+    ``gain_*`` are (K, S_group) per-segment differences (model - reference). Seeds are resampled once
+    and shared by both groups (a seed's training noise touches both); segments are resampled within
+    each group. This tests "the gain is larger on group a than on group b" (seed 000's Figure 4).
+    """
+    a, b = _check(gain_a), _check(gain_b)
+    if a.shape[0] != b.shape[0]:
+        raise ValueError(f"both groups need the same seeds: {a.shape[0]} vs {b.shape[0]}")
+    seeds, segs_a = _draws(a.shape[0], a.shape[1], replicates, seed)
+    _, segs_b = _draws(b.shape[0], b.shape[1], replicates, seed + 1)
+    per_seed = np.stack([a[:, segs_a[r]].mean(axis=1) - b[:, segs_b[r]].mean(axis=1) for r in range(replicates)])
+    boot = np.take_along_axis(per_seed, seeds, axis=1).mean(axis=1)
+    lo, hi = np.percentile(boot, [2.5, 97.5])
+    diff = float(a.mean() - b.mean())
+    return PairedTest(Interval(diff, float(lo), float(hi), a.shape[0], a.shape[1] + b.shape[1]), _p_value(boot))
+
+
+__all__ = ["Interval", "PairedTest", "bootstrap_interval", "difference_of_gains", "paired_test"]
