@@ -1,6 +1,6 @@
 """``egodistill reproduce``: the paper's comparisons over K seeds with intervals and paired tests.
 
-    egodistill reproduce --preset bench --out bench_out              # ~75 min on 2 CPU cores (measured)
+    egodistill reproduce --preset bench --out bench_out              # 84 min on 2 CPU cores (measured)
     egodistill reproduce --preset smoke --out /tmp/r --seeds 2       # a tiny world, a minute or two
     egodistill reproduce --preset bench --world motion_correlation=0.6 --world imu_noise_scale=2
 
