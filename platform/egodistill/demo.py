@@ -129,10 +129,6 @@ def image_weights_path(cfg: DemoConfig) -> str:
     return str(pre.checkpoint_path())
 
 
-def teacher_pretrained(cfg: DemoConfig) -> bool:
-    return bool(cfg.teacher_pretrain)
-
-
 def _teacher_pool_stages(cfg: DemoConfig, root: Path, layout: str, name: str) -> tuple[list[Stage], str]:
     """Synth + index a separate, larger world and pretrain the teacher on it; returns the weights path."""
     from egodistill.teacher.export import export_dir
@@ -198,7 +194,7 @@ def stages(cfg: DemoConfig) -> list[Stage]:
         name = teacher_name(cfg, root, layout)
         epochs = ("--epochs", str(cfg.teacher_epochs)) if cfg.teacher_epochs else ()
         start: tuple[str, ...] = ()
-        if teacher_pretrained(cfg):
+        if cfg.teacher_pretrain:
             pool_stages, weights = _teacher_pool_stages(cfg, root, layout, name)
             out.extend(pool_stages)
             start = ("--weights", weights)
@@ -329,7 +325,7 @@ def weights_line(cfg: DemoConfig) -> str:
             if cfg.image_weights == "standin"
             else path
         )
-    teacher = ("pretrained on a separate world (seed + 1000, 2x videos), fine-tuned here" if teacher_pretrained(cfg)
+    teacher = ("pretrained on a separate world (seed + 1000, 2x videos), fine-tuned here" if cfg.teacher_pretrain
                else "trained from scratch on this world")  # fmt: skip
     return f"f_I weights: {f_i}\nteacher: {teacher}"
 
