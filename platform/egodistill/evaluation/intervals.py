@@ -58,11 +58,20 @@ def _draws(k: int, s: int, replicates: int, seed: int) -> tuple[np.ndarray, np.n
     return rng.integers(0, k, size=(replicates, k)), rng.integers(0, s, size=(replicates, s))
 
 
+def _per_seed_means(m: np.ndarray, segs: np.ndarray) -> np.ndarray:
+    """(R, K): each seed's mean over each replicate's resampled segments."""
+    return np.stack([m[:, segs[r]].mean(axis=1) for r in range(len(segs))])
+
+
+def _over_seeds(per_seed: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """(R,): each replicate's mean over its resampled seeds."""
+    return np.take_along_axis(per_seed, seeds, axis=1).mean(axis=1)
+
+
 def _boot_means(m: np.ndarray, seeds: np.ndarray, segs: np.ndarray) -> np.ndarray:
     # mean over the resampled (seed, segment) cells = mean over resampled seeds of per-seed means
-    # over the resampled segments; computed as (R, K) per-seed means then averaged
-    per_seed = np.stack([m[:, segs[r]].mean(axis=1) for r in range(len(segs))])  # (R, K)
-    return np.take_along_axis(per_seed, seeds, axis=1).mean(axis=1)
+    # over the resampled segments
+    return _over_seeds(_per_seed_means(m, segs), seeds)
 
 
 def _check(m: np.ndarray) -> np.ndarray:
@@ -120,8 +129,7 @@ def difference_of_gains(
         raise ValueError(f"both groups need the same seeds: {a.shape[0]} vs {b.shape[0]}")
     seeds, segs_a = _draws(a.shape[0], a.shape[1], replicates, seed)
     _, segs_b = _draws(b.shape[0], b.shape[1], replicates, seed + 1)
-    per_seed = np.stack([a[:, segs_a[r]].mean(axis=1) - b[:, segs_b[r]].mean(axis=1) for r in range(replicates)])
-    boot = np.take_along_axis(per_seed, seeds, axis=1).mean(axis=1)
+    boot = _over_seeds(_per_seed_means(a, segs_a) - _per_seed_means(b, segs_b), seeds)
     lo, hi = np.percentile(boot, [2.5, 97.5])
     diff = float(a.mean() - b.mean())
     return PairedTest(Interval(diff, float(lo), float(hi), a.shape[0], a.shape[1] + b.shape[1]), _p_value(boot))
